@@ -1,0 +1,130 @@
+"""Model cards: TOML files parsed once, at the edge, into typed models.
+
+A card names a zoo entry, its data, precision, training recipe and firmware settings. Presets
+(`tiny`, `demo`) are overrides stored in the card itself. Everything downstream receives a
+`Card` object, never a dict; hls4ml's config dict is built at the hls4ml boundary only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import CodesignError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    dataset: Literal["jets"] = "jets"
+    inputs: Literal["features"] = "features"
+    n_per_class: int = Field(4000, ge=10, description="jets generated per class")
+    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = 1
+
+
+class ModelSpec(_Strict):
+    kind: Literal["mlp"] = "mlp"
+    frontend: Literal["hgq2", "qkeras"] = "hgq2"
+    hidden: list[int] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
+    activation: Literal["relu"] = "relu"
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden layer widths must be >= 1, got {self.hidden}")
+        return self
+
+
+class PrecisionSpec(_Strict):
+    """Fixed-point formats. Bits count the sign bit; `*_integer` counts integer bits without it."""
+
+    input_bits: int = Field(12, ge=2, le=32)
+    input_integer: int = Field(3, ge=0, le=16)
+    weight_bits: int = Field(6, ge=2, le=32)
+    weight_integer: int = Field(0, ge=-8, le=16)
+    activation_bits: int = Field(8, ge=2, le=32)
+    activation_integer: int = Field(3, ge=0, le=16)
+    trainable: bool = Field(False, description="HGQ2 trainable bit widths (weights and activations)")
+    beta: float = Field(1e-5, ge=0.0, description="HGQ2 EBOPs regularisation strength (trainable only)")
+
+
+class TrainingSpec(_Strict):
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(512, ge=1)
+    learning_rate: float = Field(3e-3, gt=0.0)
+    seed: int = 1
+
+
+class FirmwareSpec(_Strict):
+    part: str = "xcvu13p-flga2577-2-e"
+    family: Literal["xcup", "xcu", "xc7"] = Field("xcup", description="Yosys synth_xilinx family of `part`")
+    clock_ns: float = Field(5.0, gt=0.0)
+    backend: Literal["Vitis", "Vivado"] = "Vitis"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    reuse_factor: int = Field(1, ge=1)
+    io_type: Literal["io_parallel"] = "io_parallel"
+    cosim_vectors: int = Field(5000, ge=1, description="test vectors checked bit-exactly (capped by the test set)")
+
+
+class Preset(_Strict):
+    n_per_class: int | None = Field(None, ge=10)
+    epochs: int | None = Field(None, ge=1)
+    cosim_vectors: int | None = Field(None, ge=1)
+
+
+class Card(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    data: DataSpec = DataSpec()
+    model: ModelSpec = ModelSpec()
+    precision: PrecisionSpec = PrecisionSpec()
+    training: TrainingSpec = TrainingSpec()
+    firmware: FirmwareSpec = FirmwareSpec()
+    presets: dict[str, Preset] = Field(default_factory=dict)
+    source: str = Field("", exclude=True, description="file the card came from (not hashed)")
+
+    def with_preset(self, preset: str | None) -> Card:
+        """Return the card with a named preset's overrides applied (the preset table is dropped)."""
+        if preset is None:
+            return self.model_copy(update={"presets": {}})
+        if preset not in self.presets:
+            raise CodesignError(f"{self.source}: presets: no preset '{preset}' (have: {', '.join(self.presets) or 'none'})")
+        p = self.presets[preset]
+        data = self.data.model_copy(update={"n_per_class": p.n_per_class or self.data.n_per_class})
+        training = self.training.model_copy(update={"epochs": p.epochs or self.training.epochs})
+        firmware = self.firmware.model_copy(update={"cosim_vectors": p.cosim_vectors or self.firmware.cosim_vectors})
+        return self.model_copy(update={"data": data, "training": training, "firmware": firmware, "presets": {}})
+
+    def key(self, *sections: str) -> str:
+        """Content hash of the named sections (all if none): the cache key of a stage's output."""
+        dump = self.model_dump(mode="json", exclude={"source", "presets", "description"})
+        if sections:
+            dump = {s: dump[s] for s in sections}
+        blob = json.dumps(dump, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def load_card(path: str | Path) -> Card:
+    """Parse and validate a card; any problem is one line naming the file and the field."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CodesignError(f"{path}: no such card file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CodesignError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return Card.model_validate({**raw, "source": str(path)})
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
+        raise CodesignError(f"{path}: field '{field}': {err['msg']}{got}") from None

@@ -1,0 +1,183 @@
+"""The flow: data -> train -> hls -> rtl -> cosim -> estimate -> package -> report.
+
+A design point is a card with a preset applied. Each stage writes one folder named by the content
+key of exactly the card sections it depends on (training is shared by points that differ only
+in firmware settings), atomically: a folder that exists is complete, and is not redone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from rich.console import Console
+
+from . import paths
+from .card import Card, load_card
+from .errors import CodesignError
+
+console = Console(stderr=True)
+
+STAGES = ["data", "train", "hls", "rtl", "cosim", "estimate", "package", "report"]
+SIMULATORS = ("icarus", "verilator")
+
+
+@dataclass(frozen=True)
+class Point:
+    card: Card
+
+    @classmethod
+    def from_file(cls, card_path: str | Path, preset: str | None = None) -> Point:
+        return cls(load_card(card_path).with_preset(preset))
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def key(self) -> str:
+        return self.card.key()
+
+    @property
+    def train_dir(self) -> Path:
+        return paths.build_dir() / "train" / f"{self.name}-{self.card.key('data', 'model', 'precision', 'training')}"
+
+    @property
+    def point_dir(self) -> Path:
+        return paths.build_dir() / "points" / f"{self.name}-{self.key}"
+
+    @property
+    def bundle_dir(self) -> Path:
+        return paths.root() / "firmware" / "ip" / f"{self.name}-{self.key}"
+
+    @property
+    def report_dir(self) -> Path:
+        return paths.root() / "reports" / f"{self.name}-{self.key}"
+
+    def stage_dir(self, stage: str) -> Path:
+        return {"train": self.train_dir, "package": self.bundle_dir, "report": self.report_dir}.get(
+            stage, self.point_dir / stage
+        )
+
+    def record(self, stage: str) -> dict:
+        """The finished stage's record (stage.json); error if the stage has not run."""
+        f = self.stage_dir(stage) / "stage.json"
+        if not f.exists():
+            raise CodesignError(f"{self.name}-{self.key}: stage '{stage}' has not run (run `codesign {stage}` or `codesign run`)")
+        return json.loads(f.read_text())
+
+
+# ---- stages: each takes (point, out_dir) and returns a JSON-able record ----------------------
+
+
+def _data_path(point: Point) -> Path:
+    from .data import jets
+
+    d = point.card.data
+    return jets.generate(d.n_per_class, seed=d.seed)
+
+
+def stage_data(point: Point, out: Path) -> dict:
+    path = _data_path(point)
+    return {"file": str(path), "n_per_class": point.card.data.n_per_class, "seed": point.card.data.seed}
+
+
+def _load_data(point: Point) -> dict:
+    from .data import jets
+
+    return jets.load(Path(point.record("data")["file"]))
+
+
+def stage_train(point: Point, out: Path) -> dict:
+    from .quant.train import train
+
+    return train(point.card, _load_data(point), out)
+
+
+def _model_and_reference(point: Point):
+    from .quant.train import load_model
+
+    d = point.train_dir
+    ref = dict(np.load(d / "reference.npz"))
+    return load_model(d / "model.keras"), ref
+
+
+def n_vectors(point: Point, ref: dict) -> int:
+    return min(point.card.firmware.cosim_vectors, len(ref["x"]))
+
+
+def stage_hls(point: Point, out: Path) -> dict:
+    from .hls.csim import build_hls
+
+    model, ref = _model_and_reference(point)
+    return build_hls(model, point.card, ref, out, n_vectors(point, ref))
+
+
+def stage_rtl(point: Point, out: Path) -> dict:
+    from .rtl.emit import emit_rtl
+
+    model, ref = _model_and_reference(point)
+    n = n_vectors(point, ref)
+    core = emit_rtl(model, ref["x"][:n], ref["y"][:n], out, clock_ns=point.card.firmware.clock_ns, name=point.name)
+    return {"core": core}
+
+
+def stage_cosim(point: Point, out: Path) -> dict:
+    from .rtl.cosim import run_cosim
+
+    core_dir = point.stage_dir("rtl")
+    return {sim: run_cosim(core_dir, sim, paths.build_dir() / "simbuild") for sim in SIMULATORS}
+
+
+def stage_estimate(point: Point, out: Path) -> dict:
+    from .estimate.cost import estimate
+
+    return estimate(point, out)
+
+
+def stage_package(point: Point, out: Path) -> dict:
+    from .package.bundle import write_bundle
+
+    return write_bundle(point, out)
+
+
+def stage_report(point: Point, out: Path) -> dict:
+    from .report.html import write_report
+
+    return write_report(point, out)
+
+
+STAGE_FUNCS: dict[str, Callable[[Point, Path], dict]] = {
+    "data": stage_data, "train": stage_train, "hls": stage_hls, "rtl": stage_rtl, "cosim": stage_cosim,
+    "estimate": stage_estimate, "package": stage_package, "report": stage_report,
+}  # fmt: skip
+
+
+def run_stage(point: Point, stage: str, force: bool = False) -> dict:
+    """Run one stage unless its folder exists (then return its record)."""
+    final = point.stage_dir(stage)
+    if (final / "stage.json").exists() and not force:
+        console.print(f"[dim]{stage:9s} cached   {final}[/dim]")
+        return json.loads((final / "stage.json").read_text())
+    console.print(f"[bold]{stage:9s}[/bold] running …")
+    t0 = time.perf_counter()
+    with paths.atomic_dir(final) as tmp:
+        record = STAGE_FUNCS[stage](point, tmp)
+        record = {"stage": stage, "key": point.key, "seconds": round(time.perf_counter() - t0, 2), **record}
+        (tmp / "stage.json").write_text(json.dumps(record, indent=1, default=str))
+    console.print(f"[green]{stage:9s} done[/green]     {record['seconds']:.1f} s  {final}")
+    return record
+
+
+def run(point: Point, until: str = "report", force: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Run every stage up to and including `until`; finished stages are skipped."""
+    if until not in STAGES:
+        raise CodesignError(f"unknown stage '{until}' (stages: {', '.join(STAGES)})")
+    records = {}
+    for stage in STAGES[: STAGES.index(until) + 1]:
+        records[stage] = run_stage(point, stage, force=stage in force)
+    return records

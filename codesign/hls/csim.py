@@ -1,0 +1,72 @@
+"""HLS IP through hls4ml: write the HLS project, C-simulate it with g++, require bit-exactness.
+
+hls4ml writes the project (C++ sources, ap_types, its own testbench with our test vectors, and
+build_prj.tcl whose `export` step packages the IP for the Vivado IP catalog). No vendor tool runs
+here: the C++ is compiled with g++ (hls4ml's compile/predict) and compared with the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..card import Card
+from ..errors import CodesignError
+from ..verify import require_exact
+
+# Layers that both firmware paths (hls4ml and da4ml) take, by Keras class name.
+SUPPORTED_LAYERS = {"InputLayer", "QDense", "Quantizer", "QActivation"}
+
+
+def check_supported(model) -> None:
+    """Refuse, naming the layer, anything the firmware flow cannot convert exactly."""
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in SUPPORTED_LAYERS:
+            raise CodesignError(
+                f"layer '{layer.name}' ({kind}): not supported by the firmware flow; "
+                f"supported layers: {', '.join(sorted(SUPPORTED_LAYERS))}"
+            )
+
+
+def hls_config(model, card: Card) -> dict:
+    """The hls4ml config dict: built here, at the hls4ml boundary, and nowhere else."""
+    import hls4ml
+
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=card.firmware.backend)
+    cfg["Model"]["Strategy"] = card.firmware.strategy
+    cfg["Model"]["ReuseFactor"] = card.firmware.reuse_factor
+    return cfg
+
+
+def build_hls(model, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
+    """Write the HLS project to out/prj, C-simulate, compare; return the stage's record."""
+    import hls4ml
+
+    check_supported(model)
+    x, y = ref["x"][:n_vectors], ref["y"][:n_vectors]
+    np.save(out / "tb_input.npy", x)
+    np.save(out / "tb_output.npy", y)
+    fw = card.firmware
+    t0 = time.perf_counter()
+    hm = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=hls_config(model, card), output_dir=str(out / "prj"), project_name=card.name,
+        backend=fw.backend, part=fw.part, clock_period=fw.clock_ns, io_type=fw.io_type,
+        input_data_tb=str(out / "tb_input.npy"), output_data_tb=str(out / "tb_output.npy"),
+    )  # fmt: skip
+    hm.compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    got = np.asarray(hm.predict(np.ascontiguousarray(x))).reshape(y.shape)
+    predict_s = time.perf_counter() - t0
+    n = require_exact(y, got, f"HLS C-simulation of {card.name} ({fw.backend}, {fw.strategy})")
+    record = {
+        "vectors": n, "mismatches": 0, "compile_s": round(compile_s, 2), "predict_s": round(predict_s, 3),
+        "backend": fw.backend, "strategy": fw.strategy, "reuse_factor": fw.reuse_factor, "io_type": fw.io_type,
+        "part": fw.part, "clock_ns": fw.clock_ns, "hls4ml": hls4ml.__version__, "project": "prj",
+    }  # fmt: skip
+    (out / "csim.json").write_text(json.dumps(record, indent=1))
+    return record

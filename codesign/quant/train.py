@@ -1,0 +1,101 @@
+"""Quantization-aware training of a zoo model, and the Python reference the firmware must match.
+
+Outputs of the train stage (one folder, written atomically by the flow):
+  model.keras      the trained quantized Keras model (loads with safe_mode)
+  reference.npz    x: test inputs on the input grid, y: the model's output on them (the reference),
+                   labels, and the standardisation (mean, std) applied before the core
+  metrics.json     accuracy, per-class ROC AUC, confusion matrix, training history
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..card import Card
+from ..zoo import mlp
+
+
+def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic train/test index split."""
+    idx = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    return idx[n_test:], idx[:n_test]
+
+
+def to_grid(x: np.ndarray, fmt: tuple[int, int, int]) -> np.ndarray:
+    """Round half up onto a signed fixed-point grid and saturate: what the input quantizer does."""
+    k, i, f = fmt
+    scale = 2.0**f
+    lo = -(2.0**i) if k else 0.0
+    hi = 2.0**i - 1.0 / scale
+    return np.clip(np.floor(x * scale + 0.5) / scale, lo, hi).astype(np.float32)
+
+
+def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
+    import keras
+
+    x_all, labels = data["features"].astype(np.float64), data["labels"]
+    train_idx, test_idx = split(len(labels), card.data.test_fraction, card.data.seed)
+    # Standardisation is the preprocessing in front of the core (in firmware: a fixed shift/scale
+    # before the input port); it is stored with the reference so a bundle documents it.
+    mean = x_all[train_idx].mean(axis=0)
+    std = x_all[train_idx].std(axis=0) + 1e-12
+    fmt = mlp.input_format(card)
+    x = to_grid((x_all - mean) / std, fmt)
+
+    n_classes = len(data["class_names"])
+    model = mlp.build(card, x.shape[1], n_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(card.training.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    cbs = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=5, min_lr=1e-5)]
+    hist = model.fit(
+        x[train_idx], labels[train_idx], validation_split=0.15, epochs=card.training.epochs,
+        batch_size=card.training.batch_size, callbacks=cbs, verbose=2 if progress else 0, shuffle=True,
+    )  # fmt: skip
+
+    x_test = x[test_idx]
+    y_ref = model.predict(x_test, batch_size=4096, verbose=0)
+    model.save(out / "model.keras")
+    np.savez(
+        out / "reference.npz", x=x_test, y=y_ref, labels=labels[test_idx], mean=mean, std=std,
+        input_format=np.array(fmt), class_names=np.array(data["class_names"]),
+        feature_names=np.array(data["feature_names"]),
+    )  # fmt: skip
+    metrics = classification_metrics(y_ref, labels[test_idx], data["class_names"])
+    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    metrics["n_train"], metrics["n_test"] = int(len(train_idx)), int(len(test_idx))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def classification_metrics(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
+    from scipy.special import softmax
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    prob = softmax(logits.astype(np.float64), axis=1)
+    pred = prob.argmax(axis=1)
+    auc = {}
+    for c, name in enumerate(class_names):
+        truth = labels == c
+        auc[str(name)] = float(roc_auc_score(truth, prob[:, c])) if 0 < truth.sum() < len(truth) else None
+    return {
+        "accuracy": float((pred == labels).mean()),
+        "roc_auc": auc,
+        "confusion": confusion_matrix(labels, pred, labels=range(len(class_names))).tolist(),
+        "class_names": [str(c) for c in class_names],
+    }
+
+
+def load_model(path: Path):
+    """Load a trained model safely (Keras safe mode: no arbitrary code from the file)."""
+    import hgq  # noqa: F401  (registers HGQ2 layers and quantizers with Keras)
+    import keras
+    import qkeras.qlayers  # noqa: F401
+
+    return keras.models.load_model(path, safe_mode=True, compile=False)

@@ -1,0 +1,92 @@
+"""The jet-tagger MLP (hls4ml's 16 -> 64 -> 32 -> 32 -> 5), built from a card in two frontends.
+
+Both frontends produce a Keras 3 model whose arithmetic is fixed point, so its float32 output on
+inputs already on the input grid *is* the reference the firmware must reproduce bit for bit.
+
+- `hgq2`: HGQ2 layers. Fixed formats from the card, or trainable bit widths (EBOPs-regularised
+  with strength beta) when `precision.trainable` is set.
+- `qkeras`: the QKeras API (QDense / QActivation with quantized_bits / quantized_relu) as shipped
+  by hgq2 0.2 in its `qkeras` package. Chosen over qkeras 0.9 (needs tf-keras, Keras 2) and
+  qkeras-v3 (same import name, clashes) so that both frontends live in one environment.
+
+Formats: a card's `*_bits` count the sign bit, `*_integer` do not; fractional bits are the rest.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+
+from ..card import Card  # noqa: E402
+
+
+def _frac(bits: int, integer: int) -> int:
+    return bits - 1 - integer
+
+
+def build(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
+    keras.utils.set_random_seed(card.training.seed)
+    builder = {"hgq2": _build_hgq2, "qkeras": _build_qkeras}[card.model.frontend]
+    return builder(card, n_inputs, n_outputs)
+
+
+def _build_hgq2(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
+    from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
+    from hgq.layers import QDense
+
+    p = card.precision
+    frozen = not p.trainable
+
+    def kif(place: str, bits: int, integer: int, overflow: str) -> QuantizerConfig:
+        return QuantizerConfig(
+            "kif", place, k0=True, i0=integer, f0=_frac(bits, integer),
+            overflow_mode=overflow, trainable=not frozen,
+        )  # fmt: skip
+
+    weight = kif("weight", p.weight_bits, p.weight_integer, "SAT_SYM")
+    bias = kif("bias", p.activation_bits, p.activation_integer, "SAT")
+    # Activations saturate: a fixed format must not wrap on an outlier event.
+    act = kif("datalane", p.activation_bits, p.activation_integer, "SAT")
+    inp = kif("datalane", p.input_bits, p.input_integer, "SAT")
+
+    widths = [*card.model.hidden, n_outputs]
+    with LayerConfigScope(enable_ebops=p.trainable, beta0=p.beta if p.trainable else 0.0):
+        x_in = keras.Input((n_inputs,), name="features")
+        x = x_in
+        for n, units in enumerate(widths):
+            last = n == len(widths) - 1
+            x = QDense(
+                units, activation=None if last else card.model.activation, name=f"dense_{n}" if not last else "logits",
+                kq_conf=weight, bq_conf=bias, iq_conf=inp if n == 0 else act,
+            )(x)  # fmt: skip
+        return keras.Model(x_in, x, name=card.name)
+
+
+def _build_qkeras(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
+    from qkeras import quantized_bits, quantized_relu
+    from qkeras.qlayers import QActivation, QDense
+
+    p = card.precision
+    # hgq2's quantized_bits counts bits *without* the sign bit (QKeras counts it): subtract it.
+    weight = quantized_bits(p.weight_bits - 1, p.weight_integer, symmetric=1, alpha=1)
+    bias = quantized_bits(p.activation_bits - 1, p.activation_integer, alpha=1)
+    relu = quantized_relu(p.activation_bits - 1, p.activation_integer)
+
+    widths = [*card.model.hidden, n_outputs]
+    x_in = keras.Input((n_inputs,), name="features")
+    x = QActivation(quantized_bits(p.input_bits - 1, p.input_integer, alpha=1), name="input_q")(x_in)
+    for n, units in enumerate(widths):
+        last = n == len(widths) - 1
+        x = QDense(units, kernel_quantizer=weight, bias_quantizer=bias, name="logits" if last else f"dense_{n}")(x)
+        if not last:
+            x = QActivation(relu, name=f"relu_{n}")(x)
+    return keras.Model(x_in, x, name=card.name)
+
+
+def input_format(card: Card) -> tuple[int, int, int]:
+    """(signed, integer bits, fractional bits) of the model input: the grid test vectors live on."""
+    p = card.precision
+    return 1, p.input_integer, _frac(p.input_bits, p.input_integer)
