@@ -11,9 +11,9 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import CodesignError
 
@@ -33,14 +33,8 @@ class DataSpec(_Strict):
 class ModelSpec(_Strict):
     kind: Literal["mlp"] = "mlp"
     frontend: Literal["hgq2", "qkeras"] = "hgq2"
-    hidden: list[int] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
     activation: Literal["relu"] = "relu"
-
-    @model_validator(mode="after")
-    def _positive(self):
-        if any(h < 1 for h in self.hidden):
-            raise ValueError(f"hidden layer widths must be >= 1, got {self.hidden}")
-        return self
 
 
 class PrecisionSpec(_Strict):
@@ -126,5 +120,5 @@ def load_card(path: str | Path) -> Card:
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        got = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
+        got = "" if err["type"] == "missing" or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
         raise CodesignError(f"{path}: field '{field}': {err['msg']}{got}") from None

