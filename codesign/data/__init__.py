@@ -1,0 +1,1 @@
+"""Datasets generated locally (no downloads): the stage every other stage reads from."""

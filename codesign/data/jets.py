@@ -29,6 +29,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,16 +62,18 @@ _WPRIME = ["NewGaugeBoson:ffbar2Wprime = on", "Wprime:coup2WZ = 1", "34:m0 = 200
 _W_HAD = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
 SETTINGS = {
     "classes": {
-        "g": {"pythia": ["HardQCD:gg2gg = on", *_QCD_PTHAT], "truth_ids": [21]},
+        "g": {"pythia": ["HardQCD:gg2gg = on", *_QCD_PTHAT], "truth": "parton", "truth_ids": [21]},
         "q": {"pythia": ["HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on",
-                         "HardQCD:nQuarkNew = 3", *_QCD_PTHAT], "truth_ids": [1, 2, 3]},
+                         "HardQCD:nQuarkNew = 3", *_QCD_PTHAT], "truth": "parton",
+              "truth_ids": [1, 2, 3]},
         "W": {"pythia": [*_WPRIME, *_W_HAD, "23:onMode = off", "23:onIfAny = 12 14 16"],
-              "truth_ids": [24]},
+              "truth": "decay", "truth_ids": [24]},
         "Z": {"pythia": [*_WPRIME, "24:onMode = off", "24:onIfAny = 11 13",
-                         "23:onMode = off", "23:onIfAny = 1 2 3 4 5"], "truth_ids": [23]},
+                         "23:onMode = off", "23:onIfAny = 1 2 3 4 5"], "truth": "decay",
+              "truth_ids": [23]},
         "t": {"pythia": ["NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3",
                          "32:m0 = 2000", "32:onMode = off", "32:onIfAny = 6", *_W_HAD],
-              "truth_ids": [6]},
+              "truth": "decay", "truth_ids": [6]},
     },
     "pythia_common": _COMMON,
     "constituent_max_abs_eta": 2.5,
@@ -207,9 +210,6 @@ _NEWS = None  # the worker's progress queue
 def _init_worker(news):
     global _NEWS
     _NEWS = news
-    # Workers' stdout only carries fastjet's banner; silence it so the progress bar stays clean.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
 
 
 def _run_chunk_in_worker(task):
@@ -255,6 +255,15 @@ def _run_chunk(task: _Task, report) -> dict:
     Jets are taken in event order (and fastjet order within an event) and cut at n_jets, so the
     event-batch size never changes the result.
     """
+    from threadpoolctl import threadpool_limits
+
+    # The ECF matrices are ~100x100: BLAS threads only add overhead (3-4x here) and fight the
+    # other workers for the cores.
+    with threadpool_limits(1):
+        return _generate_chunk(task, report)
+
+
+def _generate_chunk(task: _Task, report) -> dict:
     import pythia8mc
 
     cls = SETTINGS["classes"][CLASS_NAMES[task.label]]
@@ -266,11 +275,16 @@ def _run_chunk(task: _Task, report) -> dict:
     if not pythia.init():
         raise CodesignError(f"jets: Pythia failed to initialise class {CLASS_NAMES[task.label]}")
     charges = _ChargeTable(pythia)
-    parts, have, batch = [], 0, 40
+    parts, have, batch, events = [], 0, 40, 0
     while have < task.n_jets:
-        jets = _jets_from_events(pythia.nextBatch(batch), cls["truth_ids"], charges)
+        if events > 1000 + 100 * task.n_jets:  # a class that never yields jets: settings bug
+            raise CodesignError(f"jets: class {CLASS_NAMES[task.label]} gave {have} matched jets"
+                                f" in {events} events")
+        # errorMode 10: give up (raise) after 10x the requested events fail to generate.
+        jets = _jets_from_events(pythia.nextBatch(batch, 10.0), cls, charges)
+        events += batch
         take = min(len(jets["pt"]), task.n_jets - have)
-        parts.append({k: v[:take] for k, v in jets.items()})
+        parts.append(_first_jets(jets, take))
         have += take
         report(task.label, take)
         # Size the next batch from the observed yield (capped: memory, progress granularity).
@@ -278,6 +292,11 @@ def _run_chunk(task: _Task, report) -> dict:
         batch = int(np.clip(1.2 * (task.n_jets - have) / per_event, 20, 200))
     jets = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return _jet_arrays(jets, task.label)
+
+
+def _first_jets(jets, n):
+    return {"pt": jets["pt"][:n], "eta": jets["eta"][:n], "phi": jets["phi"][:n],
+            "counts": jets["counts"][:n], "cons": jets["cons"][:jets["counts"][:n].sum()]}
 
 
 class _ChargeTable:
@@ -292,17 +311,17 @@ class _ChargeTable:
         return table[inverse].astype(np.float32)
 
 
-def _jets_from_events(events, truth_ids, charges) -> dict:
+def _jets_from_events(events, cls, charges) -> dict:
     """Cluster visible particles, match jets to truth objects, return flat per-jet arrays.
 
-    Returns {"pt","eta","phi": (J,), "offsets": (J+1,), "cons": (C, 6) constituents
-    [px, py, pz, E, charge, pdgid] of all kept jets back to back}.
+    Returns {"pt","eta","phi": (J,), "counts": (J,) constituents per jet, "cons": (C, 6)
+    as [px, py, pz, E, charge, pdgid] of all kept jets back to back}.
     """
     import awkward as ak
     import fastjet
 
     prt = events.prt
-    truth = _truth(prt, truth_ids)
+    truth = _truth(prt, cls["truth"], cls["truth_ids"])
     p = prt.p
     pt = np.hypot(p.px, p.py)
     eta = np.arcsinh(p.pz / ak.where(pt > 0, pt, 1e-9))
@@ -330,38 +349,30 @@ def _jets_from_events(events, truth_ids, charges) -> dict:
                                                                   vis.p.e)]
                     + [charges(pid), pid.astype(np.float64)], axis=1)
     return {"pt": ak.to_numpy(ak.flatten(jpt[keep])), "eta": ak.to_numpy(ak.flatten(jeta[keep])),
-            "phi": ak.to_numpy(ak.flatten(jphi[keep])), "offsets": _offsets(n_cons),
+            "phi": ak.to_numpy(ak.flatten(jphi[keep])), "counts": n_cons,
             "cons": cons}
 
 
-def _truth(prt, truth_ids):
+def _truth(prt, kind, truth_ids):
     """Truth (eta, phi) per event: outgoing hard partons (g/q) or last copies of W/Z/t."""
     import awkward as ak
 
     ida = abs(prt.id)
-    if SETTINGS_IS_PARTON(truth_ids):
+    if kind == "parton":
         sel = (prt.status == _HARD_OUTGOING) & _isin(ida, truth_ids)
     else:
-        # Last copy: the one whose first daughter is something else (the decay product).
-        daughter_id = ak.where(prt.daughter1 > 0, ida[ak.where(prt.daughter1 > 0,
-                                                               prt.daughter1, 0)], 0)
-        sel = _isin(ida, truth_ids) & (daughter_id != ida)
+        # Last copy before the decay: its first daughter is not another copy of itself.
+        # (No daughters means daughter1 = 0, the event-system entry, id 90: also "not itself".)
+        sel = _isin(ida, truth_ids) & (ida[prt.daughter1] != ida)
     p = prt.p[sel]
     pt = np.hypot(p.px, p.py)
     return {"eta": np.arcsinh(p.pz / ak.where(pt > 0, pt, 1e-9)), "phi": np.arctan2(p.py, p.px)}
-
-
-def SETTINGS_IS_PARTON(truth_ids):  # noqa: N802 - placeholder replaced below
-    return truth_ids[0] in (1, 2, 3, 21)
 
 
 def _min_dr(jeta, jphi, truth):
     """Per jet, the smallest dR to any truth object of its event (inf if none)."""
     import awkward as ak
 
-    pairs = ak.cartesian({"je": jeta, "jp": jphi}, nested=True)
-    tpairs = ak.cartesian({"te": truth["eta"], "tp": truth["phi"]}, nested=True)
-    del pairs, tpairs
     j = ak.zip({"eta": jeta, "phi": jphi})
     t = ak.zip({"eta": truth["eta"], "phi": truth["phi"]})
     jj, tt = ak.unzip(ak.cartesian([j, t], nested=True))
@@ -384,20 +395,37 @@ def _wrap(dphi):
     return (dphi + np.pi) % (2 * np.pi) - np.pi
 
 
+_BANNER_SHOWN = False
+
+
 @contextlib.contextmanager
 def _quiet_stdout():
-    """fastjet prints its banner on first use; nothing else is expected on stdout here."""
-    yield
+    """Swallow fastjet's banner, printed from C++ to fd 1 on a process's first clustering."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        yield
+        return
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+        _BANNER_SHOWN = True
 
 
 # ----------------------------------------------------------------------------- per-jet arrays
 
 def _jet_arrays(jets, label) -> dict:
     """Features, constituent arrays and labels for the jets of one chunk."""
-    groomed = _mmdt(jets["cons"], jets["offsets"])
+    offsets = _offsets(jets["counts"])
+    groomed = _mmdt(jets["cons"], jets["counts"])
     feats, cons, mask = [], [], []
     for i in range(len(jets["pt"])):
-        c = jets["cons"][jets["offsets"][i]:jets["offsets"][i + 1]]
+        c = jets["cons"][offsets[i]:offsets[i + 1]]
         feats.append(_features(c, groomed[i]))
         padded, m = _constituent_row(c, jets["eta"][i], jets["phi"][i])
         cons.append(padded)
@@ -410,7 +438,7 @@ def _jet_arrays(jets, label) -> dict:
             "mask": np.asarray(mask, bool).reshape(n, MAX_CONSTITUENTS)}
 
 
-def _mmdt(cons, offsets):
+def _mmdt(cons, counts):
     """mMDT-groomed jets: (mass, constituent 4-vectors (n, 4)) per jet.
 
     Each jet's constituents are reclustered alone with Cambridge/Aachen; R=2 exceeds every
@@ -420,12 +448,12 @@ def _mmdt(cons, offsets):
     import awkward as ak
     import fastjet
 
-    counts = np.diff(offsets)
     vec = ak.unflatten(ak.zip({"px": cons[:, 0], "py": cons[:, 1], "pz": cons[:, 2],
                                "E": cons[:, 3]}), counts)
-    seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.cambridge_algorithm, 2.0))
-    sd = seq.exclusive_jets_softdrop_grooming(njets=1, beta=0.0,
-                                              symmetry_cut=SETTINGS["mmdt_zcut"], R0=SETTINGS["jet_r"])
+    with _quiet_stdout():
+        seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.cambridge_algorithm, 2.0))
+        sd = seq.exclusive_jets_softdrop_grooming(
+            njets=1, beta=0.0, symmetry_cut=SETTINGS["mmdt_zcut"], R0=SETTINGS["jet_r"])
     c = sd.constituents
     groomed_counts = ak.to_numpy(ak.num(c))
     g = np.stack([ak.to_numpy(ak.flatten(c[k])) for k in ("px", "py", "pz", "E")], axis=1)
@@ -536,6 +564,7 @@ def _generalised_e3(z, r, block=65536):
         mab = np.minimum(a, b)
         two = np.minimum(a * b, mab * c)
         one = np.minimum(mab, c, out=mab)
-        s += [zi @ (one @ wjk), zi @ ((one * one) @ wjk), zi @ (two @ wjk), zi @ ((two * two) @ wjk)]
+        s += [zi @ (one @ wjk), zi @ ((one * one) @ wjk),
+              zi @ (two @ wjk), zi @ ((two * two) @ wjk)]
     s /= 3.0
     return {1: s[0], 2: s[1]}, {1: s[2], 2: s[3]}
