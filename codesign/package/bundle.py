@@ -141,7 +141,7 @@ Re-run the RTL check here (needs Python with cocotb 2.1, and iverilog or PyPI ve
 - HLS IP: `cd hls && vitis_hls -f build_prj.tcl "csim=1 synth=1 export=1"` (or `vivado_hls` for the
   Vivado backend); the export step writes an IP-catalog core.
 - RTL IP: `vivado -mode batch -source vivado/package_ip.tcl` packages `rtl/` into `ip_repo/`.
-Drop the resulting reports (csynth.xml, utilization/timing reports) back into codesign to replace the estimates.
+The figures above are open-tool estimates; the vendor reports of those runs are the real ones.
 
 `manifest.json` holds all of the above as data, package versions and the sha256 of every file.
 """

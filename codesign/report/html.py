@@ -29,7 +29,7 @@ def _plots(ref: dict, out: Path) -> list[str]:
             ax.plot(tpr, np.maximum(fpr, 1e-4), label=f"{name} vs rest")
     ax.set(yscale="log", xlabel="signal efficiency", ylabel="background efficiency", ylim=(1e-4, 1.2))
     ax.legend(loc="lower right")
-    hep.cms.label("Simulation", data=False, rlabel="Pythia 8, 13.6 TeV", ax=ax, loc=0)
+    hep.cms.label(llabel="Simulation", data=True, rlabel="Pythia 8, 13 TeV", ax=ax, loc=0)
     fig.savefig(out / "roc.png", dpi=90, bbox_inches="tight")
     plt.close(fig)
 

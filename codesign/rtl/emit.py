@@ -19,6 +19,7 @@ import math
 import re
 import shutil
 import tempfile
+import traceback
 from importlib.metadata import version
 from pathlib import Path
 
@@ -52,15 +53,13 @@ def emit_rtl(
     `cutoff` overrides the adder levels per pipeline stage (default: `latency_cutoff(clock_ns)`).
     Returns the core.json dict.
     """
-    from da4ml.converter import trace_model
-    from da4ml.trace import comb_trace, to_pipeline
+    from da4ml.trace import to_pipeline
 
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise CodesignError(f"core name '{name}': not a Verilog identifier (letters, digits, _; no leading digit)")
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y_ref = np.asarray(y_ref, dtype=np.float64).reshape(len(y_ref), -1)
-    inp, out = trace_model(model, solver_options=SOLVER_OPTIONS)
-    comb = comb_trace(inp, out)
-    cutoff = cutoff or latency_cutoff(clock_ns)
-    pipe = to_pipeline(comb, cutoff, verbose=False)
+    pipe = to_pipeline(trace(model), cutoff or latency_cutoff(clock_ns), verbose=False)
 
     in_port, out_port = port_format("in_data", "input", pipe.inp_qint), port_format("out_data", "output", pipe.out_qint)
     raw_in, raw_out = to_raw(x, in_port, "input"), to_raw(y_ref, out_port, "expected output")
@@ -78,6 +77,45 @@ def emit_rtl(
     return core
 
 
+def trace(model):
+    """da4ml's combinational logic of the model, its input ports in the input quantizer's format."""
+    from da4ml.converter import trace_model
+    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+
+    kif = input_kif(model)
+    inputs = None if kif is None else FixedVariableArray.from_kif(*kif, HWConfig(1, -1, -1), 0.0, SOLVER_OPTIONS)
+    try:
+        inp, out = trace_model(model, solver_options=SOLVER_OPTIONS, inputs=inputs)
+    except (AssertionError, ValueError, KeyError, NotImplementedError) as e:  # da4ml asserts on what it lacks
+        where = traceback.extract_tb(e.__traceback__)[-1]  # a bare assert says nothing but its source line
+        at = f"{Path(where.filename).name}:{where.lineno}"
+        raise CodesignError(f"da4ml cannot trace model '{model.name}': {str(e) or where.line} ({at})") from None
+    return comb_trace(inp, out)
+
+
+def input_kif(model) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per-element (keep_negative, integer, fractional) of the quantizer that first reads the input.
+
+    The inputs are on that quantizer's grid, so the core's input ports take exactly that format
+    and the quantizer itself costs no logic. Without it da4ml would treat the input as unbounded:
+    that only works for a WRAP quantizer (it then spends one more bit on rounding), not SAT.
+    None (da4ml's default) for a model whose single input is not read by an HGQ2 quantizer first.
+    """
+    import keras
+    from hgq.quantizer import Quantizer
+
+    layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+    if len(model.inputs) != 1 or not layers:
+        return None
+    first = layers[0]
+    q = first if isinstance(first, Quantizer) else first.iq if getattr(first, "enable_iq", False) else None
+    if q is None or q.scaler not in (None, 1.0) or q.affine is not None or not hasattr(q.quantizer, "kif"):
+        return None  # a scaled input grid is not the quantizer's own
+    shape = (1, *model.inputs[0].shape[1:])
+    to_x = q.quantizer.bw_mapper.bw_to_x
+    return tuple(np.asarray(keras.ops.convert_to_numpy(to_x(v, shape)))[0].astype(np.int8) for v in q.quantizer.kif)
+
+
 def emulate(pipe, x: np.ndarray) -> np.ndarray:
     """da4ml's C++ interpreter run stage by stage: exactly the logic that is written as Verilog."""
     for stage in pipe.solutions:
@@ -92,7 +130,9 @@ def port_format(port: str, direction: str, qints) -> dict:
     """One uniform slot per element, as da4ml's IO wrapper lays it out (element 0 at bit 0).
 
     The slot holds the widest integer part and the finest fraction of all elements; each
-    element's own minimal format is listed too (its value never leaves it).
+    element's own minimal format is listed too (its value never leaves it: on inputs the bits
+    outside it are ignored, on outputs they are sign or zero extension). `integer` counts
+    integer bits without the sign bit.
     """
     from da4ml.types import minimal_kif
 
@@ -100,7 +140,7 @@ def port_format(port: str, direction: str, qints) -> dict:
     signed = any(k for k, _, _ in kifs)
     integer = max(i for _, i, _ in kifs)  # without the sign bit
     frac = max(f for _, _, f in kifs)
-    elements = [{"signed": bool(k), "integer": int(i), "fractional": int(f), "width": int(k + i + f)} for k, i, f in kifs]
+    elements = [dict(signed=bool(k), integer=int(i), fractional=int(f), width=int(k + i + f)) for k, i, f in kifs]
     return {
         "name": port, "direction": direction, "elements": len(kifs), "signed": signed, "integer": int(integer),
         "fractional": int(frac), "width": int(signed + integer + frac),
@@ -149,10 +189,15 @@ def write_verilog(pipe, name: str, clock_ns: float, rtl_dir: Path, widths: tuple
     with tempfile.TemporaryDirectory() as prj:
         RTLModel(pipe, dp, prj, flavor="verilog", clock_period=clock_ns, print_latency=False).write()
         src = Path(prj) / "src"
+        generated = {f.name: f.read_text() for f in src.glob("*.v")}
+        used = {m for m in _STATIC_MODULES if any(re.search(rf"\b{m}\s*#\(", t) for t in generated.values())}
+        # Only the helper modules the datapath instantiates: an unused lookup_table would make
+        # synthesis read its placeholder ROM file.
+        generated |= {f"{m}.v": (src / "static" / f"{m}.v").read_text() for m in used}
         rename = re.compile(r"\b(" + "|".join(_STATIC_MODULES) + r")\b")
-        for f in [*(src / "static").glob("*.v"), *src.glob("*.v")]:
-            dst = rtl_dir / (f"{name}_{f.name}" if f.parent.name == "static" else f.name)
-            dst.write_text(rename.sub(rf"{name}_\1", f.read_text()))
+        for fname, text in generated.items():
+            prefix = f"{name}_" if fname[:-2] in _STATIC_MODULES else ""
+            (rtl_dir / f"{prefix}{fname}").write_text(rename.sub(rf"{name}_\1", text))
         for f in (src / "memfiles").glob("*.mem"):  # lookup tables, read by $readmemh from the sim's cwd
             shutil.copy(f, rtl_dir / f.name)
     (rtl_dir / f"{name}.v").write_text(_top_verilog(name, dp, len(pipe.solutions), *widths))
@@ -206,9 +251,13 @@ def _core_json(pipe, name, clock_ns, files, in_port, out_port, n_vectors) -> dic
             "clears the valid pipeline only."
         ),
         "ports": [in_port, out_port],
+        "format_convention": (
+            "width = signed + integer + fractional; `integer` excludes the sign bit, so a port is "
+            "ap_fixed<width, integer + 1> if signed else ap_ufixed<width, integer>"
+        ),
         "latency_cycles": latency,
         "latency_ns": latency * clock_ns,
-        "latency_definition": "an event sampled at rising edge t is on out_data right after rising edge t + latency_cycles",
+        "latency_definition": "an event sampled at rising edge t is on out_data after rising edge t + latency_cycles",
         "ii": 1,
         "pipeline": {
             "stages": latency, "adder_levels": float(levels[-1]), "ns_per_adder_level": NS_PER_ADDER_LEVEL,

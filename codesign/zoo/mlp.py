@@ -77,19 +77,27 @@ def _build_qkeras(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
 def _qkeras_layers(card, n_inputs, n_outputs, QDense, QActivation, quantized_bits, quantized_relu) -> keras.Model:
     p = card.precision
     # hgq2's quantized_bits counts bits *without* the sign bit (QKeras counts it): subtract it.
-    weight = quantized_bits(p.weight_bits - 1, p.weight_integer, symmetric=1, alpha=1)
-    bias = quantized_bits(p.activation_bits - 1, p.activation_integer, alpha=1)
-    relu = quantized_relu(p.activation_bits - 1, p.activation_integer)
+    weight = _half_up(quantized_bits(p.weight_bits - 1, p.weight_integer, symmetric=1, alpha=1))
+    bias = _half_up(quantized_bits(p.activation_bits - 1, p.activation_integer, alpha=1))
+    relu = _half_up(quantized_relu(p.activation_bits - 1, p.activation_integer))
 
     widths = [*card.model.hidden, n_outputs]
     x_in = keras.Input((n_inputs,), name="features")
-    x = QActivation(quantized_bits(p.input_bits - 1, p.input_integer, alpha=1), name="input_q")(x_in)
+    x = QActivation(_half_up(quantized_bits(p.input_bits - 1, p.input_integer, alpha=1)), name="input_q")(x_in)
     for n, units in enumerate(widths):
         last = n == len(widths) - 1
         x = QDense(units, kernel_quantizer=weight, bias_quantizer=bias, name="logits" if last else f"dense_{n}")(x)
         if not last:
             x = QActivation(relu, name=f"relu_{n}")(x)
     return keras.Model(x_in, x, name=card.name)
+
+
+def _half_up(q):
+    """Round half up (RND) instead of QKeras' ties-to-even (RND_CONV): da4ml 0.6 traces only TRN
+    and RND, and the card, not the frontend, defines the arithmetic (as in the HGQ2 build). Only
+    exact ties change, and the Python reference is computed with it, so every path stays exact."""
+    q.config["round_mode"] = "RND"
+    return q
 
 
 def input_format(card: Card) -> tuple[int, int, int]:

@@ -1,0 +1,92 @@
+"""The whole slice on the tiny preset: data -> ... -> bundle and report, bit-exact everywhere."""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[1]
+CARD = REPO / "models" / "jet_tagger_mlp.toml"
+
+
+def codesign(*args, home: Path, check=True):
+    env = {**os.environ, "CODESIGN_HOME": str(home)}
+    r = subprocess.run([sys.executable, "-m", "codesign.cli", *args], cwd=home, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"codesign {' '.join(args)} failed ({r.returncode}):\n{r.stderr[-3000:]}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    codesign("run", str(CARD), "--preset", "tiny", home=home)
+    from codesign import flow
+
+    os.environ["CODESIGN_HOME"] = str(home)
+    try:
+        yield home, flow.Point.from_file(CARD, "tiny")
+    finally:
+        del os.environ["CODESIGN_HOME"]
+
+
+@pytest.mark.slow
+def test_every_stage_bit_exact_on_1000_vectors(tiny):
+    home, point = tiny
+    hls = point.record("hls")
+    assert hls["vectors"] >= 1000 and hls["mismatches"] == 0
+    cosim = point.record("cosim")
+    for sim in ("icarus", "verilator"):
+        assert cosim[sim]["vectors"] >= 1000 and cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]
+    train = point.record("train")
+    assert train["accuracy"] > 0.5  # 5 classes: chance is 0.2; even 8 tiny epochs learn the jets
+
+
+@pytest.mark.slow
+def test_cost_has_sources(tiny):
+    _, point = tiny
+    est = point.record("estimate")["estimates"]
+    sources = {e["source"] for e in est}
+    assert any("da4ml" in s for s in sources) and any("yosys" in s.lower() for s in sources)
+    luts = [e["value"] for e in est if e["quantity"] == "LUT"]
+    assert len(luts) == 2 and all(v > 0 for v in luts)
+
+
+@pytest.mark.slow
+def test_bundle_manifest_and_readme(tiny):
+    _, point = tiny
+    b = point.bundle_dir
+    manifest = json.loads((b / "manifest.json").read_text())
+    assert manifest["key"] == point.key and manifest["core"]["ii"] == 1
+    for rel, digest in manifest["sha256"].items():
+        assert hashlib.sha256((b / rel).read_bytes()).hexdigest() == digest, rel
+    for must in ("hls/build_prj.tcl", "vivado/package_ip.tcl", "core.json", "Makefile", "sim/tb_core.py", "README.md"):
+        assert must in manifest["sha256"], must
+    readme = (b / "README.md").read_text()
+    assert f"{manifest['core']['latency_cycles']} clock cycles" in readme and "II = 1" in readme
+    assert "@" not in (b / "vivado" / "package_ip.tcl").read_text().replace("@NAME@", "")  # placeholders filled
+
+
+@pytest.mark.slow
+def test_bundle_checks_itself_without_codesign(tiny):
+    _, point = tiny
+    b = point.bundle_dir
+    for f in (b / "sim").glob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+codesign\b", f.read_text(), re.M), f"{f.name} imports codesign"
+    r = subprocess.run(["make", "sim", "SIM=icarus"], cwd=b, capture_output=True, text=True,
+                       env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_report_and_rerun_is_cached(tiny):
+    home, point = tiny
+    index = point.report_dir / "index.html"
+    assert index.exists() and (point.report_dir / "roc.png").stat().st_size > 10_000
+    r = codesign("run", str(CARD), "--preset", "tiny", home=home)
+    assert r.stderr.count("cached") == 8, r.stderr
