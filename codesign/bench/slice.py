@@ -38,11 +38,12 @@ def main(argv=None) -> int:
         builds, speeds = [], []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory(dir=paths.build_dir()) as fresh:
-                builds.append(run_cosim(core_dir, sim, Path(fresh))["build_s"])
+                builds.append(run_cosim(core_dir, sim, Path(fresh), max_vectors=10)["build_s"])
         warm = paths.build_dir() / "simbuild"
-        run_cosim(core_dir, sim, warm)  # make sure the cached build exists
+        cap = flow.SIM_MAX_VECTORS[sim]
+        run_cosim(core_dir, sim, warm, max_vectors=10)  # make sure the cached build exists
         for _ in range(args.runs):
-            r = run_cosim(core_dir, sim, warm)
+            r = run_cosim(core_dir, sim, warm, max_vectors=cap)
             speeds.append(r["vectors_per_s"])
         sims[sim] = {
             "vectors": r["vectors"], "mismatches": r["mismatches"],
