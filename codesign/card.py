@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import CodesignError
 
 
+TRAIN_SECTIONS = ("data", "model", "precision", "training", "pruning")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -57,6 +60,13 @@ class TrainingSpec(_Strict):
     seed: int = 1
 
 
+class PruningSpec(_Strict):
+    sparsity: float = Field(0.0, ge=0.0, lt=1.0, description="target fraction of zero weights")
+    kind: Literal["magnitude", "structured"] = "magnitude"
+    start: float = Field(0.2, ge=0.0, le=1.0, description="fraction of the epochs where pruning starts")
+    end: float = Field(0.7, ge=0.0, le=1.0, description="fraction of the epochs where the target is reached")
+
+
 class FirmwareSpec(_Strict):
     part: str = "xcvu13p-flga2577-2-e"
     family: Literal["xcup", "xcu", "xc7"] = Field("xcup", description="Yosys synth_xilinx family of `part`")
@@ -81,6 +91,7 @@ class Card(_Strict):
     model: ModelSpec = ModelSpec()
     precision: PrecisionSpec = PrecisionSpec()
     training: TrainingSpec = TrainingSpec()
+    pruning: PruningSpec = PruningSpec()
     firmware: FirmwareSpec = FirmwareSpec()
     presets: dict[str, Preset] = Field(default_factory=dict)
     source: str = Field("", exclude=True, description="file the card came from (not hashed)")
@@ -96,6 +107,10 @@ class Card(_Strict):
         training = self.training.model_copy(update={"epochs": p.epochs or self.training.epochs})
         firmware = self.firmware.model_copy(update={"cosim_vectors": p.cosim_vectors or self.firmware.cosim_vectors})
         return self.model_copy(update={"data": data, "training": training, "firmware": firmware, "presets": {}})
+
+    def train_key(self) -> str:
+        """Key of everything training depends on: points differing only in firmware share it."""
+        return self.key(*TRAIN_SECTIONS)
 
     def key(self, *sections: str) -> str:
         """Content hash of the named sections (all if none): the cache key of a stage's output."""

@@ -47,7 +47,7 @@ class Point:
 
     @property
     def train_dir(self) -> Path:
-        return paths.build_dir() / "train" / f"{self.name}-{self.card.key('data', 'model', 'precision', 'training')}"
+        return paths.build_dir() / "train" / f"{self.name}-{self.card.train_key()}"
 
     @property
     def point_dir(self) -> Path:

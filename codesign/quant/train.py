@@ -10,12 +10,14 @@ Outputs of the train stage (one folder, written atomically by the flow):
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..card import Card
 from ..zoo import mlp
+from . import prune
 
 
 def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -34,9 +36,20 @@ def to_grid(x: np.ndarray, fmt: tuple[int, int, int]) -> np.ndarray:
     return np.clip(np.floor(x * scale + 0.5) / scale, lo, hi).astype(np.float32)
 
 
-def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
-    import keras
+@dataclass(frozen=True)
+class Inputs:
+    """The model inputs every frontend trains on: standardised, on the input grid, split."""
 
+    x: np.ndarray
+    labels: np.ndarray
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    fmt: tuple[int, int, int]
+
+
+def prepare_inputs(card: Card, data: dict) -> Inputs:
     x_all, labels = data["features"].astype(np.float64), data["labels"]
     train_idx, test_idx = split(len(labels), card.data.test_fraction, card.data.seed)
     # Standardisation is the preprocessing in front of the core (in firmware: a fixed shift/scale
@@ -44,8 +57,30 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     mean = x_all[train_idx].mean(axis=0)
     std = x_all[train_idx].std(axis=0) + 1e-12
     fmt = mlp.input_format(card)
-    x = to_grid((x_all - mean) / std, fmt)
+    return Inputs(to_grid((x_all - mean) / std, fmt), labels, train_idx, test_idx, mean, std, fmt)
 
+
+def save_outputs(out: Path, inp: Inputs, y_ref: np.ndarray, data: dict, history: dict, extra: dict | None = None) -> dict:
+    """Write reference.npz and metrics.json (the same for every frontend); return the metrics."""
+    labels = inp.labels[inp.test_idx]
+    np.savez(
+        out / "reference.npz", x=inp.x[inp.test_idx], y=y_ref, labels=labels, mean=inp.mean, std=inp.std,
+        input_format=np.array(inp.fmt), class_names=np.array(data["class_names"]),
+        feature_names=np.array(data["feature_names"]),
+    )  # fmt: skip
+    metrics = classification_metrics(y_ref, labels, data["class_names"])
+    metrics["history"] = {k: [float(v) for v in vals] for k, vals in history.items()}
+    metrics["n_train"], metrics["n_test"] = int(len(inp.train_idx)), int(len(inp.test_idx))
+    metrics.update(extra or {})
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
+    import keras
+
+    inp = prepare_inputs(card, data)
+    x, labels, train_idx = inp.x, inp.labels, inp.train_idx
     n_classes = len(data["class_names"])
     model = mlp.build(card, x.shape[1], n_classes)
     model.compile(
@@ -54,24 +89,16 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
         metrics=["accuracy"],
     )
     cbs = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=5, min_lr=1e-5)]
+    if card.pruning.sparsity > 0:
+        cbs.append(prune.callback(card.pruning, card.training.epochs))
     hist = model.fit(
         x[train_idx], labels[train_idx], validation_split=0.15, epochs=card.training.epochs,
         batch_size=card.training.batch_size, callbacks=cbs, verbose=2 if progress else 0, shuffle=True,
     )  # fmt: skip
 
-    x_test = x[test_idx]
-    y_ref = model.predict(x_test, batch_size=4096, verbose=0)
+    y_ref = model.predict(x[inp.test_idx], batch_size=4096, verbose=0)
     model.save(out / "model.keras")
-    np.savez(
-        out / "reference.npz", x=x_test, y=y_ref, labels=labels[test_idx], mean=mean, std=std,
-        input_format=np.array(fmt), class_names=np.array(data["class_names"]),
-        feature_names=np.array(data["feature_names"]),
-    )  # fmt: skip
-    metrics = classification_metrics(y_ref, labels[test_idx], data["class_names"])
-    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    metrics["n_train"], metrics["n_test"] = int(len(train_idx)), int(len(test_idx))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return save_outputs(out, inp, y_ref, data, hist.history, {"sparsity": prune.sparsity_of(model)})
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
