@@ -75,6 +75,7 @@ class FirmwareSpec(_Strict):
     strategy: Literal["Latency", "Resource"] = "Latency"
     reuse_factor: int = Field(1, ge=1)
     io_type: Literal["io_parallel"] = "io_parallel"
+    open_synthesis: bool = Field(True, description="also run Yosys synth_xilinx in the estimate stage (~1-2 min)")
     cosim_vectors: int = Field(5000, ge=1, description="test vectors checked bit-exactly (capped by the test set)")
 
 

@@ -31,17 +31,26 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--workers", type=int, default=2)
 
-    def card_cmd(name: str, help: str):
+    def card_cmd(name: str, help: str, optional: bool = False):
         c = sub.add_parser(name, help=help)
-        c.add_argument("card", help="model card (TOML), e.g. models/jet_tagger_mlp.toml")
+        c.add_argument("card", nargs="?" if optional else None, help="model card (TOML), e.g. models/jet_tagger_mlp.toml")
         c.add_argument("--preset", help="a preset named in the card, e.g. tiny or demo")
         c.add_argument("--force", action="store_true", help=f"redo the '{name}' stage even if cached")
         return c
 
+    sw = sub.add_parser("sweep", help="run a design-space sweep (resumable: rerun the same command)")
+    sw.add_argument("spec", help="sweep spec (TOML), e.g. models/sweeps/jet_mlp_tiny.toml")
+    sw.add_argument("--workers", type=int, default=2)
+    sw.add_argument("--executor", choices=["local", "dask"], default="local")
+    sw.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster of --workers)")
+
     r = card_cmd("run", "run the whole flow (cached stages are skipped)")
     r.add_argument("--until", default="report", help="last stage to run")
     for stage, help in STAGE_HELP.items():
-        card_cmd(stage, help + " (runs earlier stages if needed)")
+        c = card_cmd(stage, help + " (runs earlier stages if needed)", optional=stage in ("report", "package"))
+        if stage in ("report", "package"):
+            c.add_argument("--from-sweep", metavar="SWEEP", help="a sweep (name or spec): its report, or a point's bundle")
+            c.add_argument("--point", type=int, help="with --from-sweep: the point id to bundle")
     return p
 
 
@@ -56,8 +65,18 @@ def main(argv: list[str] | None = None) -> int:
             print(jets.generate(n, seed=args.seed, workers=args.workers))
             return 0
 
+        if args.cmd == "sweep":
+            from .sweep.run import run_sweep
+
+            run_sweep(args.spec, workers=args.workers, kind=args.executor, scheduler=args.scheduler)
+            return 0
+
         from . import flow
 
+        if args.cmd in ("report", "package") and (args.from_sweep or (args.card and _is_sweep(args.card))):
+            return _from_sweep(args)
+        if not args.card:
+            raise CodesignError(f"{args.cmd}: give a model card (or --from-sweep SWEEP)")
         point = flow.Point.from_file(args.card, args.preset)
         until = args.until if args.cmd == "run" else args.cmd
         force = (until,) if args.force else ()
@@ -70,6 +89,35 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codesign: interrupted; finished stages are kept, rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _is_sweep(path: str) -> bool:
+    import tomllib
+    from pathlib import Path
+
+    p = Path(path)
+    return p.suffix == ".toml" and p.exists() and "axes" in tomllib.loads(p.read_text())
+
+
+def _from_sweep(args) -> int:
+    from . import flow
+    from .sweep.run import store_for
+
+    store, spec = store_for(args.from_sweep or args.card)
+    if args.cmd == "report":
+        from .report.sweep import write_sweep_report
+
+        print(write_sweep_report(store, spec))
+        return 0
+    if args.point is None:
+        raise CodesignError("package --from-sweep: give --point ID (ids are in the sweep report)")
+    rows = {r["id"]: r for r in store.rows()}
+    if args.point not in rows:
+        raise CodesignError(f"sweep '{spec.name}': no point {args.point} (ids 1..{max(rows, default=0)})")
+    point = flow.Point(spec.card_for(rows[args.point]["params"]))
+    flow.run(point, until="package")
+    print(f"{spec.name} point {args.point}: bundle -> {point.bundle_dir}")
+    return 0
 
 
 if __name__ == "__main__":

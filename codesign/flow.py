@@ -132,9 +132,15 @@ def stage_rtl(point: Point, out: Path) -> dict:
 def stage_cosim(point: Point, out: Path) -> dict:
     from .rtl.cosim import run_cosim
 
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     core_dir = point.stage_dir("rtl")
-    return {sim: run_cosim(core_dir, sim, paths.build_dir() / "simbuild", max_vectors=SIM_MAX_VECTORS[sim])
-            for sim in SIMULATORS}  # fmt: skip
+    # Both simulators side by side (Icarus dominates the stage), each in its own process because
+    # the runner sets process-wide environment variables (Verilator's PATH, MAKEFLAGS).
+    with ProcessPoolExecutor(len(SIMULATORS), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {s: pool.submit(run_cosim, core_dir, s, paths.build_dir() / "simbuild", SIM_MAX_VECTORS[s]) for s in SIMULATORS}
+        return {s: f.result() for s, f in futures.items()}
 
 
 def stage_estimate(point: Point, out: Path) -> dict:
@@ -169,19 +175,42 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
         return json.loads((final / "stage.json").read_text())
     console.print(f"[bold]{stage:9s}[/bold] running …")
     t0 = time.perf_counter()
-    with paths.atomic_dir(final) as tmp:
+    with paths.atomic_dir(final, replace=force) as tmp:
         record = STAGE_FUNCS[stage](point, tmp)
         record = {"stage": stage, "key": point.key, "seconds": round(time.perf_counter() - t0, 2), **record}
         (tmp / "stage.json").write_text(json.dumps(record, indent=1, default=str))
+    record = json.loads((final / "stage.json").read_text())  # a concurrent twin may have won
     console.print(f"[green]{stage:9s} done[/green]     {record['seconds']:.1f} s  {final}")
     return record
 
 
-def run(point: Point, until: str = "report", force: tuple[str, ...] = ()) -> dict[str, dict]:
-    """Run every stage up to and including `until`; finished stages are skipped."""
-    if until not in STAGES:
-        raise CodesignError(f"unknown stage '{until}' (stages: {', '.join(STAGES)})")
+# What each stage reads: `run` resolves these, so a sweep can ask for cost without co-simulation.
+NEEDS = {
+    "data": (), "train": ("data",), "hls": ("train",), "rtl": ("train",), "cosim": ("rtl",),
+    "estimate": ("rtl",), "package": ("hls", "cosim", "estimate"), "report": ("package",),
+}  # fmt: skip
+
+
+def plan(targets: tuple[str, ...] | list[str]) -> list[str]:
+    """The stages needed for `targets`, in flow order."""
+    need: set[str] = set()
+
+    def add(stage: str) -> None:
+        if stage not in NEEDS:
+            raise CodesignError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
+        if stage not in need:
+            need.add(stage)
+            for dep in NEEDS[stage]:
+                add(dep)
+
+    for t in targets:
+        add(t)
+    return [s for s in STAGES if s in need]
+
+
+def run(point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Run `until` (or all `targets`) and what they need; finished stages are skipped."""
     records = {}
-    for stage in STAGES[: STAGES.index(until) + 1]:
+    for stage in plan(targets or (until,)):
         records[stage] = run_stage(point, stage, force=stage in force)
     return records

@@ -23,11 +23,12 @@ def data_dir() -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: Path):
+def atomic_dir(final: Path, replace: bool = True):
     """Yield a temp folder beside `final`; rename it to `final` only if the block succeeds.
 
-    A killed or failed stage therefore leaves no half-written `final` (only a `.tmp-*` folder
-    that the next run ignores and `clean_stale` removes).
+    A killed or failed stage therefore leaves no half-written `final` (at most a `.tmp-*` folder
+    that nothing reads). With `replace=False`, a `final` that appeared meanwhile (the same content
+    key finished by a concurrent worker) is kept and this copy dropped: first finisher wins.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +36,9 @@ def atomic_dir(final: Path):
     try:
         yield tmp
         if final.exists():
+            if not replace:
+                shutil.rmtree(tmp)
+                return
             shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:

@@ -35,3 +35,11 @@ def test_run_stage_failure_then_success_then_cached(tmp_path, monkeypatch):
     assert flow.run_stage(point, "hls")["ok"] is True
     assert (point.stage_dir("hls") / "artifact.txt").exists()
     assert flow.run_stage(point, "hls")["ok"] is True and len(calls) == 2  # cached: not rerun
+
+
+def test_plan_resolves_what_a_stage_needs():
+    assert flow.plan(["estimate"]) == ["data", "train", "rtl", "estimate"]
+    assert flow.plan(["hls", "estimate"]) == ["data", "train", "hls", "rtl", "estimate"]
+    assert flow.plan(["report"]) == flow.STAGES
+    with pytest.raises(flow.CodesignError, match="unknown stage 'synth'"):
+        flow.plan(["synth"])

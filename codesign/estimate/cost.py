@@ -19,7 +19,7 @@ def estimate(point, out: Path) -> dict:
     core = point.record("rtl")["core"]
     fw = point.card.firmware
     da = core["estimate"]
-    ys = synth_xilinx(point.stage_dir("rtl") / "rtl", core["top"], family=fw.family, out_dir=out)
+    ys = synth_xilinx(point.stage_dir("rtl") / "rtl", core["top"], family=fw.family, out_dir=out) if fw.open_synthesis else {}
     rows = [
         ("latency [cycles]", core["latency_cycles"], PIPELINE),
         (f"latency [ns] at {fw.clock_ns} ns", round(core["latency_cycles"] * fw.clock_ns, 3), PIPELINE),
@@ -27,6 +27,7 @@ def estimate(point, out: Path) -> dict:
     ]
     rows += [(f"{q.upper()}", da[q], da["source"]) for q in ("lut", "ff", "dsp")]
     rows += [(f"{q.upper()}", ys[q], ys["source"]) for q in ("lut", "ff", "dsp", "bram", "carry") if q in ys]
+    # A sweep may skip open synthesis (firmware.open_synthesis = false): then only da4ml's figures exist.
     estimates = [{"quantity": q, "value": v, "source": s} for q, v, s in rows]
     (out / "cost.json").write_text(json.dumps(estimates, indent=1))
     return {"estimates": estimates, "yosys": {k: v for k, v in ys.items() if k != "source"}, "da4ml": da}

@@ -1,0 +1,118 @@
+"""Sweep specs: a model card, axes over card fields, a search, validated once at load.
+
+    name = "jet_mlp_bits_sparsity_reuse"
+    card = "../jet_tagger_mlp.toml"       # relative to the spec file
+    preset = "tiny"                       # a preset of the card (optional)
+    targets = ["hls", "estimate"]         # stages each point runs (and what they need)
+    [fixed]                               # card fields set for every point
+    "firmware.open_synthesis" = false
+    [axes]                                # card fields swept (dotted paths)
+    "precision.weight_bits" = [4, 6, 8]
+    [search]
+    kind = "grid"                         # grid | random | optuna
+    budget = 12                           # points for random / optuna (grid: all)
+    objectives = ["accuracy:max", "lut:min"]
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..card import Card, load_card
+from ..errors import CodesignError
+
+METRICS = {"accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "yosys_lut", "sparsity"}
+
+
+class Search(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["grid", "random", "optuna"] = "grid"
+    budget: int | None = Field(None, ge=1)
+    seed: int = 1
+    objectives: list[str] = Field(default_factory=lambda: ["accuracy:max", "lut:min"], min_length=1)
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v):
+        for o in v:
+            metric, _, sense = o.partition(":")
+            if metric not in METRICS or sense not in ("min", "max"):
+                raise ValueError(f"objective '{o}' must be METRIC:min|max with METRIC in {sorted(METRICS)}")
+        return v
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    card: str
+    preset: str | None = None
+    targets: list[str] = Field(default_factory=lambda: ["hls", "estimate"], min_length=1)
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    axes: dict[str, list[Any]] = Field(min_length=1)
+    search: Search = Search()
+    timeout_s: float = Field(1800, gt=0, description="per design point")
+    source: str = Field("", exclude=True)
+
+    @property
+    def base(self) -> Card:
+        path = Path(self.source).parent / self.card
+        return load_card(path).with_preset(self.preset)
+
+    def points(self) -> list[dict[str, Any]]:
+        """The overrides of every point the search may visit (grid order)."""
+        names = list(self.axes)
+        return [dict(zip(names, combo)) for combo in itertools.product(*(self.axes[n] for n in names))]
+
+    def initial(self) -> list[dict[str, Any]]:
+        """Points to run without feedback: the grid, or a seeded random subset of it."""
+        pts = self.points()
+        if self.search.kind == "random":
+            pts = random.Random(self.search.seed).sample(pts, min(self.search.budget or len(pts), len(pts)))
+        return pts
+
+    def card_for(self, overrides: dict[str, Any]) -> Card:
+        """The base card with fixed fields and a point's overrides applied, validated."""
+        dump = self.base.model_dump(mode="json")
+        for dotted, value in {**self.fixed, **overrides}.items():
+            section, _, field = dotted.partition(".")
+            if section not in dump or not isinstance(dump[section], dict) or field not in dump[section]:
+                raise CodesignError(f"{self.source}: axis '{dotted}': no such card field (section.field)")
+            dump[section][field] = value
+        try:
+            return Card.model_validate({**dump, "source": self.base.source})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise CodesignError(
+                f"{self.source}: point {json.dumps(overrides)}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
+            ) from None
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+        spec = SweepSpec.model_validate({**raw, "source": str(path)})
+    except FileNotFoundError:
+        raise CodesignError(f"{path}: no such sweep spec") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CodesignError(f"{path}: not valid TOML: {e}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise CodesignError(f"{path}: field '{field}': {err['msg']}") from None
+    from ..flow import plan
+
+    try:
+        plan(spec.targets)  # unknown stage names fail here, not in a worker
+    except CodesignError as e:
+        raise CodesignError(f"{path}: field 'targets': {e}") from None
+    for p in spec.points():  # every point is a valid card, before anything runs
+        spec.card_for(p)
+    return spec

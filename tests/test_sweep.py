@@ -1,0 +1,128 @@
+"""Sweeps: a 12-point grid completes, survives SIGKILL and resumes exactly once, and Dask agrees."""
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codesign.errors import CodesignError
+from codesign.sweep.spec import load_sweep
+
+REPO = Path(__file__).parents[1]
+SPEC = REPO / "models" / "sweeps" / "jet_mlp_tiny.toml"
+
+
+def sweep_cmd(home: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "codesign.cli", "sweep", str(SPEC), "--workers", "2", *extra]
+
+
+def env(home: Path) -> dict:
+    return {**os.environ, "CODESIGN_HOME": str(home)}
+
+
+def rows(home: Path) -> list[tuple]:
+    db = home / "build" / "sweeps" / "jet_mlp_tiny" / "results.sqlite"
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT id, params, status, metrics, error FROM points ORDER BY id").fetchall()
+
+
+def test_spec_validation_names_file_and_axis(tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text(SPEC.read_text().replace('"pruning.sparsity"', '"pruning.sparsty"').replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml")))
+    with pytest.raises(CodesignError, match=r"s.toml: axis 'pruning.sparsty': no such card field"):
+        load_sweep(bad)
+    bad.write_text(SPEC.read_text().replace("[4, 6, 8]", "[4, 1, 8]").replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml")))
+    with pytest.raises(CodesignError, match=r"field 'precision.weight_bits'"):
+        load_sweep(bad)
+    assert len(load_sweep(SPEC).points()) == 12
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    """Run the sweep, SIGKILL it (driver and its point processes) after some points, resume."""
+    home = tmp_path_factory.mktemp("sweep")
+    p = subprocess.Popen(sweep_cmd(home), cwd=home, env=env(home), start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 900
+    while time.time() < deadline and p.poll() is None:
+        time.sleep(2)
+        try:
+            if sum(r[2] == "done" for r in rows(home)) >= 3:
+                break
+        except sqlite3.OperationalError:  # store not created yet
+            pass
+    killed_at = sum(r[2] == "done" for r in rows(home))
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    r = subprocess.run(sweep_cmd(home), cwd=home, env=env(home), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return home, killed_at
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_every_point_exactly_once(killed_and_resumed):
+    home, killed_at = killed_and_resumed
+    assert 3 <= killed_at < 12  # the kill really happened mid-sweep
+    got = rows(home)
+    assert len(got) == 12 and len({r[1] for r in got}) == 12
+    assert all(r[2] == "done" for r in got), [r[4] for r in got if r[2] != "done"]
+    for r in got:
+        m = json.loads(r[3])
+        assert m["csim_mismatches"] == 0 and m["csim_vectors"] >= 1000 and m["lut"] > 0
+    db = home / "build" / "sweeps" / "jet_mlp_tiny" / "results.sqlite"
+    with sqlite3.connect(db) as c:
+        per_point = c.execute("SELECT point_id, COUNT(*) FROM stages GROUP BY point_id").fetchall()
+    assert len(per_point) == 12 and {n for _, n in per_point} == {5}  # data, train, hls, rtl, estimate
+
+
+@pytest.mark.slow
+def test_sparsity_and_bits_move_the_cost(killed_and_resumed):
+    home, _ = killed_and_resumed
+    m = {r[1]: json.loads(r[3]) for r in rows(home)}
+
+    def lut(bits, sparsity, reuse=1):
+        return m[json.dumps({"firmware.reuse_factor": reuse, "precision.weight_bits": bits, "pruning.sparsity": sparsity}, sort_keys=True)]["lut"]
+
+    assert lut(4, 0.0) < lut(8, 0.0)
+    assert lut(6, 0.5) < lut(6, 0.0)
+    assert lut(6, 0.0, 1) == lut(6, 0.0, 2)  # da4ml RTL is fully unrolled: reuse is an HLS-only knob
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_results(killed_and_resumed, tmp_path):
+    home, _ = killed_and_resumed
+    # Share the data and trainings; every firmware stage is recomputed on the Dask workers.
+    for sub in ("data", "train"):
+        shutil.copytree(home / "build" / sub, tmp_path / "build" / sub)
+    r = subprocess.run(sweep_cmd(tmp_path, "--executor", "dask"), cwd=tmp_path, env=env(tmp_path), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    local = {p: json.loads(m) for _, p, _, m, _ in rows(home)}
+    dask = {p: json.loads(m) for _, p, _, m, _ in rows(tmp_path)}
+    assert local.keys() == dask.keys()
+    assert all(local[k] == dask[k] for k in local)
+
+
+@pytest.mark.slow
+def test_report_and_package_from_sweep(killed_and_resumed):
+    home, _ = killed_and_resumed
+    r = subprocess.run([sys.executable, "-m", "codesign.cli", "report", str(SPEC)],
+                       cwd=home, env=env(home), capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = (home / "reports" / "jet_mlp_tiny" / "index.html").read_text()
+    assert "Pareto" in page and "class='chosen'" in page and (home / "reports" / "jet_mlp_tiny" / "pareto_lut.png").exists()
+    r = subprocess.run([sys.executable, "-m", "codesign.cli", "package", "--from-sweep", "jet_mlp_tiny", "--point", "99"],
+                       cwd=home, env=env(home), capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and "no point 99" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "codesign.cli", "package", "--from-sweep", "jet_mlp_tiny", "--point", "1"],
+                       cwd=home, env=env(home), capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    bundle = Path(r.stdout.strip().split("bundle -> ")[1])
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["bit_exact"]["hls_csim"]["mismatches"] == 0 and manifest["card"]["precision"]["weight_bits"] == 4
