@@ -89,7 +89,8 @@ return (isNaN(nx)||isNaN(ny)?x.localeCompare(y):nx-ny)*d}});rows.forEach(r=>t.tB
 Costs are da4ml's cost model of the RTL; latency from its pipeline (no vendor tool ran).</p>
 <p>Chosen point (highlighted, ★): the fewest LUTs within 1% accuracy of the best{f": id {pick['id']}, {html.escape(json.dumps(pick['params']))}" if pick else ""}.
 Bundle it with <code>codesign package --from-sweep {spec.name} --point {pick['id'] if pick else "ID"}</code>.</p>
-{"".join(f'<img src="{p}">' for p in pngs)}
+<h2>Pareto fronts: accuracy against cost</h2>
+{"".join(f'<img src="{p}">' for p in pngs) or "<p>No finished point has a cost yet.</p>"}
 <h2>All points (click a column to sort)</h2><table id="pts"><tr>{head}</tr>{"".join(body)}</table></body></html>"""
     (out / "index.html").write_text(page)
     return out / "index.html"
