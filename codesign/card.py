@@ -11,7 +11,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -79,12 +79,6 @@ class FirmwareSpec(_Strict):
     cosim_vectors: int = Field(5000, ge=1, description="test vectors checked bit-exactly (capped by the test set)")
 
 
-class Preset(_Strict):
-    n_per_class: int | None = Field(None, ge=10)
-    epochs: int | None = Field(None, ge=1)
-    cosim_vectors: int | None = Field(None, ge=1)
-
-
 class Card(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
@@ -94,7 +88,9 @@ class Card(_Strict):
     training: TrainingSpec = TrainingSpec()
     pruning: PruningSpec = PruningSpec()
     firmware: FirmwareSpec = FirmwareSpec()
-    presets: dict[str, Preset] = Field(default_factory=dict)
+    # A preset is a partial card ({section: {field: value}}) laid over this one, e.g.
+    # [presets.tiny.data] n_per_class = 700; the result is validated like the card itself.
+    presets: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     source: str = Field("", exclude=True, description="file the card came from (not hashed)")
 
     def with_preset(self, preset: str | None) -> Card:
@@ -103,11 +99,15 @@ class Card(_Strict):
             return self.model_copy(update={"presets": {}})
         if preset not in self.presets:
             raise CodesignError(f"{self.source}: presets: no preset '{preset}' (have: {', '.join(self.presets) or 'none'})")
-        p = self.presets[preset]
-        data = self.data.model_copy(update={"n_per_class": p.n_per_class or self.data.n_per_class})
-        training = self.training.model_copy(update={"epochs": p.epochs or self.training.epochs})
-        firmware = self.firmware.model_copy(update={"cosim_vectors": p.cosim_vectors or self.firmware.cosim_vectors})
-        return self.model_copy(update={"data": data, "training": training, "firmware": firmware, "presets": {}})
+        merged = self.model_dump(exclude={"presets", "source"})
+        for section, fields in self.presets[preset].items():
+            if not isinstance(merged.get(section), dict):
+                raise CodesignError(f"{self.source}: field 'presets.{preset}.{section}': not a card section")
+            merged[section] = {**merged[section], **fields}
+        try:
+            return Card.model_validate({**merged, "source": self.source})
+        except ValidationError as e:
+            raise CodesignError(f"{self.source}: field 'presets.{preset}.{_where(e)}") from None
 
     def train_key(self) -> str:
         """Key of everything training depends on: points differing only in firmware share it."""
@@ -132,9 +132,17 @@ def load_card(path: str | Path) -> Card:
     except tomllib.TOMLDecodeError as e:
         raise CodesignError(f"{path}: not valid TOML: {e}") from None
     try:
-        return Card.model_validate({**raw, "source": str(path)})
+        card = Card.model_validate({**raw, "source": str(path)})
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        got = "" if err["type"] == "missing" or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
-        raise CodesignError(f"{path}: field '{field}': {err['msg']}{got}") from None
+        raise CodesignError(f"{path}: field '{_where(e)}") from None
+    for name in card.presets:  # a bad preset fails at load, not when first used
+        card.with_preset(name)
+    return card
+
+
+def _where(e: ValidationError) -> str:
+    """`field': message (got value)` of a validation error's first problem."""
+    err = e.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    got = "" if err["type"] == "missing" or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+    return f"{field}': {err['msg']}{got}"

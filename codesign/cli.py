@@ -24,12 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     d = sub.add_parser("data", help="generate a data set locally (Pythia 8 + fastjet)")
-    d.add_argument("dataset", choices=["jets"])
-    size = d.add_mutually_exclusive_group()
-    size.add_argument("--preset", choices=["tiny", "demo"], default="demo")
-    size.add_argument("--n-per-class", type=int, help="jets per class (overrides --preset)")
-    d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--workers", type=int, default=2)
+    datasets = d.add_subparsers(dest="dataset", required=True)
+    from . import data
+
+    for name in data.DATASETS:  # each dataset module declares its own arguments
+        data.module(name).add_cli(datasets.add_parser(name, help=data.module(name).__doc__.splitlines()[0]))
 
     def card_cmd(name: str, help: str, optional: bool = False):
         c = sub.add_parser(name, help=help)
@@ -59,10 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.cmd == "data":
-            from .data import jets
+            from . import data
 
-            n = args.n_per_class if args.n_per_class is not None else jets.PRESETS[args.preset]
-            print(jets.generate(n, seed=args.seed, workers=args.workers))
+            print(data.module(args.dataset).from_cli(args))
             return 0
 
         if args.cmd == "sweep":

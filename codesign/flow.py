@@ -77,28 +77,23 @@ class Point:
 # ---- stages: each takes (point, out_dir) and returns a JSON-able record ----------------------
 
 
-def _data_path(point: Point) -> Path:
-    from .data import jets
-
-    d = point.card.data
-    return jets.generate(d.n_per_class, seed=d.seed)
-
-
 def stage_data(point: Point, out: Path) -> dict:
-    path = _data_path(point)
-    return {"file": str(path), "n_per_class": point.card.data.n_per_class, "seed": point.card.data.seed}
+    from . import data
+
+    spec = point.card.data
+    return {"file": str(data.module(spec.dataset).from_spec(spec)), **spec.model_dump(mode="json")}
 
 
 def _load_data(point: Point) -> dict:
-    from .data import jets
+    from . import data
 
-    return jets.load(Path(point.record("data")["file"]))
+    return data.module(point.card.data.dataset).load(Path(point.record("data")["file"]))
 
 
 def stage_train(point: Point, out: Path) -> dict:
-    from .quant.train import train
+    from .quant import trainer
 
-    return train(point.card, _load_data(point), out)
+    return trainer(point.card).train(point.card, _load_data(point), out)
 
 
 def _model_and_reference(point: Point):

@@ -59,3 +59,10 @@ def test_cli_bad_card_exits_nonzero_one_line_and_writes_nothing(tmp_path):
 def test_unknown_preset_is_refused():
     with pytest.raises(CodesignError, match="no preset 'huge'"):
         load_card(CARD).with_preset("huge")
+
+
+def test_bad_preset_fails_at_load_naming_the_preset_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CARD.read_text().replace("n_per_class = 700", "n_per_class = -3", 1))
+    with pytest.raises(CodesignError, match=r"'presets\.tiny\.data\.n_per_class'"):
+        load_card(bad)

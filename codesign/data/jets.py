@@ -117,6 +117,24 @@ def generate(n_per_class: int, seed: int = 1, workers: int = 2, progress: bool =
     return path
 
 
+def add_cli(p) -> None:
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--preset", choices=list(PRESETS), default="demo")
+    size.add_argument("--n-per-class", type=int, help="jets per class (overrides --preset)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2)
+
+
+def from_cli(args) -> Path:
+    n = args.n_per_class if args.n_per_class is not None else PRESETS[args.preset]
+    return generate(n, seed=args.seed, workers=args.workers)
+
+
+def from_spec(spec) -> Path:
+    """The dataset a card's [data] section names (the flow's entry point)."""
+    return generate(spec.n_per_class, seed=spec.seed)
+
+
 def load(path) -> dict:
     """Read a file written by `generate` into numpy arrays (see module docstring for content)."""
     import h5py
