@@ -1,0 +1,43 @@
+"""Float model interchange: a zoo torch model as plain ONNX, checked in onnxruntime.
+
+For the float (offline) models of the zoo, ONNX is the hand-over format to other tools (HLT
+inference servers, onnxruntime). Quantized firmware models go through QONNX instead
+(quant/train_torch.py, hls/qonnx_frontend.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# onnxruntime 1.31 reads ONNX IR <= 13; onnx 1.22 (pinned) writes IR 10 at this opset.
+OPSET = 18
+
+
+def export_onnx(module, example_input, path: Path) -> Path:
+    """torch module -> one self-contained ONNX file (dynamic batch dimension)."""
+    import torch
+
+    module.eval()
+    path = Path(path)
+    onnx_program = torch.onnx.export(
+        module, (example_input,), input_names=["x"], output_names=["y"], dynamic_shapes=({0: torch.export.Dim("batch")},),
+        opset_version=OPSET, dynamo=True, verbose=False,
+    )  # fmt: skip
+    onnx_program.save(str(path), external_data=False)
+    return path
+
+
+def check_onnxruntime(module, x: np.ndarray, path: Path) -> float:
+    """Export `module`, run it in onnxruntime on x, return the largest |torch - onnxruntime|."""
+    import onnxruntime as ort
+    import torch
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    export_onnx(module, torch.from_numpy(x[:1]), path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"x": x})[0]
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    return float(np.max(np.abs(got - want)))
