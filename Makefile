@@ -38,6 +38,7 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m codesign.bench.slice
+	$(BIN)/python -m codesign.bench.sweep
 
 clean:
 	rm -rf build firmware/ip

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from pathlib import Path
 
 from .errors import CodesignError
 
@@ -32,9 +34,17 @@ def _parser() -> argparse.ArgumentParser:
 
     def card_cmd(name: str, help: str, optional: bool = False):
         c = sub.add_parser(name, help=help)
-        c.add_argument("card", nargs="?" if optional else None, help="model card (TOML), e.g. models/jet_tagger_mlp.toml")
+        c.add_argument("card", nargs="?", help="model card (TOML), e.g. models/jet_tagger_mlp.toml; with --onnx, "
+                       "optional: its firmware settings apply")  # fmt: skip
+        c.add_argument("--onnx", metavar="FILE", help="a QONNX model of your own instead of the card's (checked by the "
+                       "guard rails; reference: qonnx's execution on test vectors on its input grid)")  # fmt: skip
+        c.add_argument("--allow-unsafe", action="store_true", help="convert a QONNX graph the guard rails refuse "
+                       "(warned; the bit-exact checks still apply)")  # fmt: skip
         c.add_argument("--preset", help="a preset named in the card, e.g. tiny or demo")
         c.add_argument("--force", action="store_true", help=f"redo the '{name}' stage even if cached")
+        if name in ("run", "estimate", "package", "report"):
+            c.add_argument("--vendor-reports", metavar="DIR", help="Vivado/Vitis reports (csynth.xml, report_utilization, "
+                           "report_timing_summary) of this design point: their figures join the estimate and win")  # fmt: skip
         return c
 
     sw = sub.add_parser("sweep", help="run a design-space sweep (resumable: rerun the same command)")
@@ -73,11 +83,21 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.cmd in ("report", "package") and (args.from_sweep or (args.card and _is_sweep(args.card))):
             return _from_sweep(args)
-        if not args.card:
-            raise CodesignError(f"{args.cmd}: give a model card (or --from-sweep SWEEP)")
-        point = flow.Point.from_file(args.card, args.preset)
+        if not args.card and not args.onnx:
+            raise CodesignError(f"{args.cmd}: give a model card (or --onnx FILE, or --from-sweep SWEEP)")
+        vendor = getattr(args, "vendor_reports", None)
+        if args.onnx:  # checked before anything is written
+            point = flow.Point.from_onnx(args.onnx, args.card, args.preset, args.allow_unsafe)
+            point = dataclasses.replace(point, vendor_reports=vendor and Path(vendor))
+        else:
+            point = dataclasses.replace(flow.Point.from_file(args.card, args.preset, vendor), allow_unsafe=args.allow_unsafe)
         until = args.until if args.cmd == "run" else args.cmd
         force = (until,) if args.force else ()
+        if vendor:  # new figures: redo the estimate and what shows it
+            from .estimate.vendor import parse_reports
+
+            parse_reports(vendor)  # a bad folder or file fails here, before anything is redone
+            force += tuple(s for s in ("estimate", "package", "report") if s in flow.plan((until,)))
         records = flow.run(point, until=until, force=force)
         print(f"{point.name}-{point.key}: {until} done -> {point.stage_dir(until)}")
         return 0

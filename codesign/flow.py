@@ -7,6 +7,7 @@ in firmware settings), atomically: a folder that exists is complete, and is not 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -32,10 +33,42 @@ SIM_MAX_VECTORS = {"icarus": 1000, "verilator": None}
 @dataclass(frozen=True)
 class Point:
     card: Card
+    # Vivado/Vitis report files a user brought (estimate/vendor.py); not part of the key.
+    vendor_reports: Path | None = None
+    # A QONNX file a user brings (`codesign run --onnx FILE`): it replaces the data and train stages
+    # (quant/qonnx_import.py) and its sha256 joins the key. allow_unsafe lets graphs the guard rails
+    # refuse through to conversion (warned; the bit-exact checks still apply); it joins the key too.
+    onnx: Path | None = None
+    allow_unsafe: bool = False
 
     @classmethod
-    def from_file(cls, card_path: str | Path, preset: str | None = None) -> Point:
-        return cls(load_card(card_path).with_preset(preset))
+    def from_file(cls, card_path: str | Path, preset: str | None = None, vendor_reports: str | Path | None = None) -> Point:
+        return cls(load_card(card_path).with_preset(preset), Path(vendor_reports) if vendor_reports else None)
+
+    @classmethod
+    def from_onnx(cls, onnx: str | Path, card_path: str | Path | None = None, preset: str | None = None,
+                  allow_unsafe: bool = False) -> Point:  # fmt: skip
+        """A user's QONNX file: firmware settings from `card_path` (its preset applied), else defaults.
+
+        The file is checked here, before anything is written: a refusal names the node and the fix.
+        """
+        import re
+
+        from .card import FirmwareSpec
+        from .quant.qonnx_import import check_file
+
+        onnx = Path(onnx).resolve()
+        problems = check_file(onnx, allow_unsafe)
+        for p in problems:
+            console.print(f"[bold red]WARNING (--allow-unsafe): {onnx.name}: {p}[/bold red]")
+        if problems:
+            console.print("[bold red]WARNING: converting a graph the guard rails refuse: the firmware may compute something "
+                          "else than the model; the bit-exact checks will tell.[/bold red]")  # fmt: skip
+        fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
+        name = re.sub(r"[^a-z0-9_]", "_", onnx.stem.lower())
+        name = name if re.match(r"[a-z]", name) else f"m_{name}"
+        card = Card(name=name, description=f"QONNX model {onnx.name}", firmware=fw, source=str(onnx))
+        return cls(card, onnx=onnx, allow_unsafe=allow_unsafe)
 
     @property
     def name(self) -> str:
@@ -43,11 +76,22 @@ class Point:
 
     @property
     def key(self) -> str:
-        return self.card.key()
+        if self.onnx is None and not self.allow_unsafe:
+            return self.card.key()
+        from .quant.qonnx_import import sha256
+
+        extra = {"card": self.card.key(), "onnx": self.onnx and sha256(self.onnx), "allow_unsafe": self.allow_unsafe}
+        return hashlib.sha256(json.dumps(extra, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def train_dir(self) -> Path:
-        return paths.build_dir() / "train" / f"{self.name}-{self.card.train_key()}"
+        key = self.key if self.onnx else self.card.train_key()
+        return paths.build_dir() / "train" / f"{self.name}-{key}"
+
+    @property
+    def stages(self) -> list[str]:
+        """The stages this point has: a user's QONNX file has no data stage."""
+        return [s for s in STAGES if not (self.onnx and s == "data")]
 
     @property
     def point_dir(self) -> Path:
@@ -91,17 +135,33 @@ def _load_data(point: Point) -> dict:
 
 
 def stage_train(point: Point, out: Path) -> dict:
+    if point.onnx:
+        from .quant.qonnx_import import import_qonnx
+
+        return import_qonnx(point.onnx, out, point.card.firmware.cosim_vectors, point.allow_unsafe)
     from .quant import trainer
 
     return trainer(point.card).train(point.card, _load_data(point), out)
 
 
-def _model_and_reference(point: Point):
-    from .quant.train import load_model
+# The one place where frontends part: the firmware stages take what the train stage wrote. A Keras
+# model (HGQ2, QKeras) goes to hls4ml's Keras converter and da4ml's Keras tracer; a QONNX graph
+# (Brevitas, or a user's file) to hls/qonnx_frontend.py and rtl/qonnx_trace.py. Everything after
+# hls and rtl (cosim, estimate, package, report) reads only their outputs.
+FIRMWARE_PATHS = {
+    "model.keras": {"model": "Keras 3", "hls": "hls4ml Keras converter", "rtl": "da4ml trace of the Keras model"},
+    "model.onnx": {"model": "QONNX", "hls": "qonnx cleanup + GemmToMatMul, hls4ml ONNX converter",
+                   "rtl": "da4ml trace of the QONNX graph (rtl/qonnx_trace.py)"},
+}  # fmt: skip
 
+
+def firmware_input(point: Point) -> tuple[Path, dict, dict]:
+    """(model file, its FIRMWARE_PATHS entry, reference) of a trained point."""
     d = point.train_dir
-    ref = dict(np.load(d / "reference.npz"))
-    return load_model(d / "model.keras"), ref
+    for fname, how in FIRMWARE_PATHS.items():
+        if (d / fname).exists():
+            return d / fname, how, dict(np.load(d / "reference.npz"))
+    raise CodesignError(f"{d}: no model file ({' or '.join(FIRMWARE_PATHS)}); rerun `codesign train --force`")
 
 
 def n_vectors(point: Point, ref: dict) -> int:
@@ -109,19 +169,35 @@ def n_vectors(point: Point, ref: dict) -> int:
 
 
 def stage_hls(point: Point, out: Path) -> dict:
-    from .hls.csim import build_hls
+    model_file, how, ref = firmware_input(point)
+    if model_file.suffix == ".onnx":
+        from .hls.qonnx_frontend import build_hls
 
-    model, ref = _model_and_reference(point)
-    return build_hls(model, point.card, ref, out, n_vectors(point, ref))
+        record = build_hls(model_file, point.card, ref, out, n_vectors(point, ref), allow_unsafe=point.allow_unsafe)
+    else:
+        from .hls.csim import build_hls
+        from .quant.train import load_model
+
+        record = build_hls(load_model(model_file), point.card, ref, out, n_vectors(point, ref))
+    return {**record, "path": f"{how['model']} -> {how['hls']}"}
 
 
 def stage_rtl(point: Point, out: Path) -> dict:
-    from .rtl.emit import emit_rtl
+    from .rtl.emit import emit_rtl, emit_traced
 
-    model, ref = _model_and_reference(point)
+    model_file, how, ref = firmware_input(point)
     n = n_vectors(point, ref)
-    core = emit_rtl(model, ref["x"][:n], ref["y"][:n], out, clock_ns=point.card.firmware.clock_ns, name=point.name)
-    return {"core": core}
+    args = (ref["x"][:n], ref["y"][:n], out)
+    kw = {"clock_ns": point.card.firmware.clock_ns, "name": point.name}
+    if model_file.suffix == ".onnx":
+        from .rtl.qonnx_trace import trace_qonnx
+
+        core = emit_traced(*trace_qonnx(model_file, point.allow_unsafe), *args, **kw)
+    else:
+        from .quant.train import load_model
+
+        core = emit_rtl(load_model(model_file), *args, **kw)
+    return {"core": core, "path": f"{how['model']} -> {how['rtl']}"}
 
 
 def stage_cosim(point: Point, out: Path) -> dict:
@@ -206,6 +282,6 @@ def plan(targets: tuple[str, ...] | list[str]) -> list[str]:
 def run(point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> dict[str, dict]:
     """Run `until` (or all `targets`) and what they need; finished stages are skipped."""
     records = {}
-    for stage in plan(targets or (until,)):
+    for stage in [s for s in plan(targets or (until,)) if s in point.stages]:
         records[stage] = run_stage(point, stage, force=stage in force)
     return records

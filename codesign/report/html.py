@@ -56,18 +56,20 @@ def _table(rows: list[tuple], head: tuple) -> str:
 def write_report(point, out: Path) -> dict:
     train = point.record("train")
     ref = dict(np.load(point.train_dir / "reference.npz"))
-    pngs = _plots(ref, out)
+    pngs = _plots(ref, out) if "labels" in ref else []  # a user's QONNX file comes without labels
     hls, cosim, cost = point.record("hls"), point.record("cosim"), point.record("estimate")
     core = point.record("rtl")["core"]
 
     physics = [("accuracy", f"{train['accuracy']:.4f}")] + [
         (f"ROC AUC {c}", f"{v:.4f}") for c, v in train["roc_auc"].items() if v is not None
-    ]
+    ] if "accuracy" in train else [("reference", train.get("reference", "")), ("test vectors", train["n_test"])]  # fmt: skip
+    events = (f"{train['n_train']} training / {train['n_test']} test jets (Pythia 8, generated locally)" if "n_train" in train
+              else f"QONNX file {train.get('file', '')}")  # fmt: skip
     exact = [("HLS C-sim (g++)", hls["vectors"], hls["mismatches"], f"compile {hls['compile_s']} s")] + [
         (f"RTL cocotb ({s})", r["vectors"], r["mismatches"], f"build {r['build_s']} s, {r['vectors_per_s']:.0f} vectors/s")
         for s, r in cosim.items() if isinstance(r, dict) and "vectors" in r
     ]  # fmt: skip
-    costs = [(e["quantity"], e["value"], e["source"]) for e in cost["estimates"]]
+    costs = [(e["quantity"], e["value"], e["design"], e["source"]) for e in cost["estimates"]]
 
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{point.name} {point.key}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
@@ -75,13 +77,13 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;paddi
 th{{background:#eef}}img{{max-width:48%}}code{{background:#f4f4f4}}</style></head><body>
 <h1>{html.escape(point.name)} <small>design point {point.key}</small></h1>
 <p>{html.escape(point.card.description)}. Card: <code>{html.escape(point.card.source)}</code>;
-{train['n_train']} training / {train['n_test']} test jets (Pythia 8, generated locally).</p>
+{html.escape(events)}.</p>
 <h2>Physics (quantized model, test set)</h2>{_table(physics, ("metric", "value"))}
 {"".join(f'<img src="{p}">' for p in pngs)}
 <h2>Bit-exactness against the Python model</h2>
 {_table(exact, ("check", "vectors", "mismatching events", "timing"))}
 <h2>Cost</h2><p>Target clock {point.card.firmware.clock_ns} ns, part {point.card.firmware.part}.
-No vendor tool ran: every figure names its source.</p>{_table(costs, ("quantity", "value", "source"))}
+No vendor tool ran: every figure names its source.</p>{_table(costs, ("quantity", "value", "design", "source"))}
 <h2>Artifacts</h2><p>IP bundle: <code>{html.escape(str(point.bundle_dir))}</code> (README.md, manifest.json);
 RTL top <code>{html.escape(str(core.get("top", "")))}</code>.</p>
 </body></html>"""

@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..card import Card, load_card
 from ..errors import CodesignError
 
-METRICS = {"accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "yosys_lut", "sparsity"}
+METRICS = {"accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "yosys_lut", "sparsity",
+           "hls_lut", "hls_ff", "hls_dsp", "hls_latency_cycles"}
 
 
 class Search(BaseModel):

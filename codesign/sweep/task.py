@@ -31,6 +31,9 @@ def metrics_of(records: dict) -> dict:
                  lut=core["estimate"]["lut"], ff=core["estimate"]["ff"], dsp=core["estimate"]["dsp"])  # fmt: skip
     if "estimate" in records and records["estimate"].get("yosys"):
         m.update(yosys_lut=records["estimate"]["yosys"]["lut"], yosys_ff=records["estimate"]["yosys"]["ff"])
+    if "estimate" in records:  # the HLS project's learned estimate, where rule4ml applies
+        hls = {e["quantity"]: e["value"] for e in records["estimate"]["estimates"] if "rule4ml" in e["source"]}
+        m.update({f"hls_{q}": hls[q] for q in ("lut", "ff", "dsp", "latency_cycles") if q in hls})
     if "cosim" in records:
         m.update({f"{s}_mismatches": r["mismatches"] for s, r in records["cosim"].items() if isinstance(r, dict)})
     return m
