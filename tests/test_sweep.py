@@ -126,3 +126,24 @@ def test_report_and_package_from_sweep(killed_and_resumed):
     bundle = Path(r.stdout.strip().split("bundle -> ")[1])
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["bit_exact"]["hls_csim"]["mismatches"] == 0 and manifest["card"]["precision"]["weight_bits"] == 4
+
+
+@pytest.mark.slow
+def test_optuna_search_visits_budget_distinct_points_and_resumes(killed_and_resumed, tmp_path):
+    """Multi-objective Optuna over the same grid: `budget` distinct points, each exactly once, also on a rerun.
+
+    It runs in the killed-and-resumed home, so every stage is a cache hit: this tests the search, not the flow.
+    """
+    home, _ = killed_and_resumed
+    spec = tmp_path / "opt.toml"
+    spec.write_text(SPEC.read_text().replace('name = "jet_mlp_tiny"', 'name = "jet_mlp_opt"')
+                    .replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml"))
+                    .replace('kind = "grid"', 'kind = "optuna"\nbudget = 5'))  # fmt: skip
+    cmd = [sys.executable, "-m", "codesign.cli", "sweep", str(spec), "--workers", "2"]
+    for _ in range(2):  # the second run finds the budget spent and adds nothing
+        r = subprocess.run(cmd, cwd=home, env=env(home), capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+        with sqlite3.connect(home / "build" / "sweeps" / "jet_mlp_opt" / "results.sqlite") as c:
+            got = c.execute("SELECT params, status FROM points").fetchall()
+        assert len(got) == 5 and all(s == "done" for _, s in got)
+        assert len({p for p, _ in got}) == 5 and all(json.loads(p) in load_sweep(spec).points() for p, _ in got)

@@ -154,7 +154,7 @@ def _optuna(spec, store, submit, as_completed, job, bar, workers) -> None:
         while len(running) < workers and len(seen) + len(running) < budget:
             trial = study.ask(dists)
             key = json.dumps(trial.params, sort_keys=True)
-            if key in seen or any(k == key for _, k in running.values()):
+            if key in seen or any(k == key for _, k, _ in running.values()):
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # a repeat of a visited point
                 if len(study.trials) > 20 * budget:
                     break
