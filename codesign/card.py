@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from .errors import CodesignError
 
@@ -38,6 +38,45 @@ class ModelSpec(_Strict):
     frontend: Literal["hgq2", "qkeras"] = "hgq2"
     hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
     activation: Literal["relu"] = "relu"
+
+
+class MetDataSpec(_Strict):
+    """L1 MET events with pileup (codesign data met): Pythia 8 + min-bias pool, L1 PF candidates, PUPPI."""
+
+    dataset: Literal["met"] = "met"
+    n_events: int = Field(30000, ge=10, description="events, shared equally by the hard processes")
+    pileup: float = Field(140.0, ge=0.0, le=400.0, description="mean number of pileup interactions <PU>")
+    pool_size: int = Field(2000, ge=1, description="minimum-bias events in the pileup pool")
+    n_candidates: int = Field(128, ge=2, le=128, description="leading-pT candidates the core sees (N)")
+    momentum_unit: float = Field(8.0, gt=0.0, description="GeV per unit of the momentum inputs and of the output")
+    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = 1
+
+
+class MetModelSpec(_Strict):
+    """Interaction network for MET (zoo/met_gnn.py): per-candidate weights, MET = sum w_i p_i."""
+
+    kind: Literal["met_gnn"] = "met_gnn"
+    frontend: Literal["hgq2"] = "hgq2"
+    form: Literal["linear", "quadratic"] = Field("linear", description="O(N) global-context form or the O(N^2) all-pairs JEDI-net")
+    edge_hidden: int = Field(8, ge=1, description="hidden width of f_R (quadratic) / of the per-candidate embedding (linear)")
+    edge_out: int = Field(8, ge=8, description="edge / embedding output width (>= the 8 input features)")
+    node_hidden: int = Field(8, ge=1, description="hidden width of f_O")
+
+
+def _tag(field: str, default: str):
+    """Discriminator of a section by `field`, defaulting to the original single kind (old cards)."""
+    return Discriminator(lambda v: v.get(field, default) if isinstance(v, dict) else getattr(v, field, default))
+
+
+DataSection = Annotated[
+    Annotated[DataSpec, Tag("jets")] | Annotated[MetDataSpec, Tag("met")],
+    _tag("dataset", "jets"),
+]
+ModelSection = Annotated[
+    Annotated[ModelSpec, Tag("mlp")] | Annotated[MetModelSpec, Tag("met_gnn")],
+    _tag("kind", "mlp"),
+]
 
 
 class PrecisionSpec(_Strict):
@@ -82,8 +121,8 @@ class FirmwareSpec(_Strict):
 class Card(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
-    data: DataSpec = DataSpec()
-    model: ModelSpec = ModelSpec()
+    data: DataSection = DataSpec()
+    model: ModelSection = ModelSpec()
     precision: PrecisionSpec = PrecisionSpec()
     training: TrainingSpec = TrainingSpec()
     pruning: PruningSpec = PruningSpec()
@@ -143,6 +182,10 @@ def load_card(path: str | Path) -> Card:
 def _where(e: ValidationError) -> str:
     """`field': message (got value)` of a validation error's first problem."""
     err = e.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    # The tagged-union sections put their tag (e.g. 'mlp', 'met') second in the path: name the field, not the tag.
+    loc = list(err["loc"])
+    if len(loc) > 2 and loc[0] in ("data", "model"):
+        del loc[1]
+    field = ".".join(str(p) for p in loc) or "(top level)"
     got = "" if err["type"] == "missing" or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
     return f"{field}': {err['msg']}{got}"

@@ -79,7 +79,7 @@ def write_bundle(point, out: Path) -> dict:
     manifest = {
         "name": point.name, "key": point.key, "card": card.model_dump(mode="json"),
         "core": core, "clock_ns": fw.clock_ns, "part": fw.part,
-        "physics": {k: train[k] for k in ("accuracy", "roc_auc", "n_test") if k in train},  # none for a user's QONNX
+        "physics": {k: train[k] for k in ("accuracy", "roc_auc", "n_test", "headline_ratio_to_puppi", "response_above_100") if k in train},  # none for a user's QONNX
         "frontend": _frontend(point),
         "bit_exact": {"hls_csim": {k: hls[k] for k in ("vectors", "mismatches")},
                       **{f"rtl_{s}": {k: r[k] for k in ("vectors", "mismatches")} for s, r in cosim.items()
@@ -109,6 +109,12 @@ def _preprocessing(point) -> dict | None:
             "features": ref["feature_names"].tolist(), "mean": ref["mean"].tolist(), "std": ref["std"].tolist()}
 
 
+# What the ports carry, unless the train stage's metrics say otherwise (`io`).
+_JET_IO = """Inputs are the 16 jet features after standardisation `(x - mean) / std` (values in
+`manifest.json` → `preprocessing`) rounded to the input format. Outputs are the five class
+logits (g, q, W, Z, t); apply softmax/argmax downstream if needed."""
+
+
 def _readme(point, core, train, hls, cosim, cost) -> str:
     fw = point.card.firmware
     ports = "\n".join(
@@ -131,9 +137,7 @@ Top module `{core['top']}` in `rtl/`, fully pipelined: latency **{core['latency_
 |---|---|---|---|---|---|
 {ports}
 
-Inputs are the 16 jet features after standardisation `(x - mean) / std` (values in
-`manifest.json` → `preprocessing`) rounded to the input format. Outputs are the five class
-logits (g, q, W, Z, t); apply softmax/argmax downstream if needed.
+{train.get("io") or _JET_IO}
 
 ## Verified
 - HLS C-simulation (g++): {hls['vectors']} vectors, {hls['mismatches']} mismatches against the Python model.

@@ -22,7 +22,8 @@ def target_at(spec: PruningSpec, epoch: int, epochs: int) -> float:
 
 
 def _dense_layers(model):
-    return [la for la in model.layers if hasattr(la, "kernel") and len(la.kernel.shape) == 2]
+    # Untrainable layers hold constant kernels (e.g. fixed gathers of a graph network): not pruned.
+    return [la for la in model.layers if hasattr(la, "kernel") and len(la.kernel.shape) == 2 and la.trainable]
 
 
 def masks_for(model, spec: PruningSpec, sparsity: float) -> list[np.ndarray]:

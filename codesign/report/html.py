@@ -56,14 +56,24 @@ def _table(rows: list[tuple], head: tuple) -> str:
 def write_report(point, out: Path) -> dict:
     train = point.record("train")
     ref = dict(np.load(point.train_dir / "reference.npz"))
-    pngs = _plots(ref, out) if "labels" in ref else []  # a user's QONNX file comes without labels
+    regression = "met" in train  # metrics.json of a MET regression (quant/train_met.py)
+    if regression:
+        from . import met_plots
+
+        pngs = met_plots.plots(train, out)
+    else:
+        pngs = _plots(ref, out) if "labels" in ref else []  # a user's QONNX file comes without labels
     hls, cosim, cost = point.record("hls"), point.record("cosim"), point.record("estimate")
     core = point.record("rtl")["core"]
 
     physics = [("accuracy", f"{train['accuracy']:.4f}")] + [
         (f"ROC AUC {c}", f"{v:.4f}") for c, v in train["roc_auc"].items() if v is not None
     ] if "accuracy" in train else [("reference", train.get("reference", "")), ("test vectors", train["n_test"])]  # fmt: skip
-    events = (f"{train['n_train']} training / {train['n_test']} test jets (Pythia 8, generated locally)" if "n_train" in train
+    physics_table = _table(physics, ("metric", "value"))
+    if regression:
+        physics_table = (_table(met_plots.physics_rows(train), ("metric", "value")) + "<h3>Per true-MET bin</h3>"
+                         + _table(*met_plots.table_rows(train)))  # fmt: skip
+    events = (f"{train['n_train']} training / {train['n_test']} test {'events' if regression else 'jets'} (Pythia 8, generated locally)" if "n_train" in train
               else f"QONNX file {train.get('file', '')}")  # fmt: skip
     exact = [("HLS C-sim (g++)", hls["vectors"], hls["mismatches"], f"compile {hls['compile_s']} s")] + [
         (f"RTL cocotb ({s})", r["vectors"], r["mismatches"], f"build {r['build_s']} s, {r['vectors_per_s']:.0f} vectors/s")
@@ -78,7 +88,7 @@ th{{background:#eef}}img{{max-width:48%}}code{{background:#f4f4f4}}</style></hea
 <h1>{html.escape(point.name)} <small>design point {point.key}</small></h1>
 <p>{html.escape(point.card.description)}. Card: <code>{html.escape(point.card.source)}</code>;
 {html.escape(events)}.</p>
-<h2>Physics (quantized model, test set)</h2>{_table(physics, ("metric", "value"))}
+<h2>Physics (quantized model, test set)</h2>{physics_table}
 {"".join(f'<img src="{p}">' for p in pngs)}
 <h2>Bit-exactness against the Python model</h2>
 {_table(exact, ("check", "vectors", "mismatching events", "timing"))}
