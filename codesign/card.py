@@ -35,7 +35,7 @@ class DataSpec(_Strict):
 
 class ModelSpec(_Strict):
     kind: Literal["mlp"] = "mlp"
-    frontend: Literal["hgq2", "qkeras"] = "hgq2"
+    frontend: Literal["hgq2", "qkeras", "brevitas"] = "hgq2"  # brevitas: PyTorch, through QONNX
     hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
     activation: Literal["relu"] = "relu"
 

@@ -49,16 +49,27 @@ def build_hls(model, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
     import hls4ml
 
     check_supported(model)
+    fw = card.firmware
+    return csim(
+        lambda prj, tb_in, tb_out: hls4ml.converters.convert_from_keras_model(
+            model, hls_config=hls_config(model, card), output_dir=str(prj), project_name=card.name,
+            backend=fw.backend, part=fw.part, clock_period=fw.clock_ns, io_type=fw.io_type,
+            input_data_tb=str(tb_in), output_data_tb=str(tb_out),
+        ), card, ref, out, n_vectors,
+    )  # fmt: skip
+
+
+def csim(convert, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
+    """Any frontend's HLS project: `convert(prj_dir, tb_input, tb_output)` returns hls4ml's ModelGraph;
+    it is compiled with g++ and must equal the reference on every vector."""
+    import hls4ml
+
     x, y = ref["x"][:n_vectors], ref["y"][:n_vectors]
     np.save(out / "tb_input.npy", x)
     np.save(out / "tb_output.npy", y)
     fw = card.firmware
     t0 = time.perf_counter()
-    hm = hls4ml.converters.convert_from_keras_model(
-        model, hls_config=hls_config(model, card), output_dir=str(out / "prj"), project_name=card.name,
-        backend=fw.backend, part=fw.part, clock_period=fw.clock_ns, io_type=fw.io_type,
-        input_data_tb=str(out / "tb_input.npy"), output_data_tb=str(out / "tb_output.npy"),
-    )  # fmt: skip
+    hm = convert(out / "prj", out / "tb_input.npy", out / "tb_output.npy")
     hm.compile()
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()

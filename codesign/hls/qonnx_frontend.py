@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # GemmToMatMul. hls4ml itself has no Gemm handler: `prepare` rewrites Gemm as MatMul + Add.
 FLOW_OPS = {"Quant", "Gemm", "MatMul", "Add", "Relu"}
 ROUNDING = {"ROUND": "RND_CONV", "FLOOR": "TRN"}  # Quant rounding modes hls4ml maps to ap_fixed modes
-_FIX = {
+FIXES = {
     "weight": "use Int8WeightPerTensorFixedPoint (a power-of-two scale)",
     "bias": "use Int32Bias with power-of-two input and weight scales",
     "input": "use Int8ActPerTensorFixedPoint (a power-of-two scale)",
@@ -161,7 +161,7 @@ def check_qonnx(model, input_format: tuple[int, int, int] | None = None, allow_u
     if input_format is not None:
         problems += _input_problems(mw, input_format)
     if problems and not allow_unsafe:
-        more = f" (+{len(problems) - 1} more problem(s); allow_unsafe=True lists them)" if len(problems) > 1 else ""
+        more = f" (+{len(problems) - 1} more problem(s); --allow-unsafe lists them as warnings)" if len(problems) > 1 else ""
         raise CodesignError(problems[0] + more)
     return problems
 
@@ -178,7 +178,7 @@ def _quant_problems(mw) -> list[str]:
         problem = _quant_problem(quant_spec(mw, node))
         if problem:
             kind, what = _role(mw, node)
-            out.append(f"node '{node.name}' ({what}): {problem}; {_FIX[kind]}")
+            out.append(f"node '{node.name}' ({what}): {problem}; {FIXES[kind]}")
     return out
 
 
@@ -239,21 +239,47 @@ def ap_type(k: int, i: int, f: int) -> str:
 # ---- conversion --------------------------------------------------------------------------------
 
 
+def input_quantizer(mw, where="model") -> tuple:
+    """(node, QuantSpec) of the Quant node that reads the single graph input first."""
+    inputs = _graph_inputs(mw)
+    if len(inputs) != 1 or len(mw.graph.output) != 1:
+        raise CodesignError(f"{where}: the firmware flow takes one input and one output (got {len(inputs)} and {len(mw.graph.output)})")
+    first = (mw.find_consumers(inputs[0]) or [None])[0]
+    spec = quant_spec(mw, first) if first is not None and first.op_type == "Quant" else None
+    if not isinstance(spec, QuantSpec):
+        raise CodesignError(f"{where}: graph input '{inputs[0]}' is not read by a Quant node with constant parameters first; "
+                            f"{FIXES['input']}")  # fmt: skip
+    return first, spec
+
+
+def build_hls(onnx_path, card: Card, ref: dict, out: Path, n_vectors: int, allow_unsafe: bool = False) -> dict:
+    """hls/csim.build_hls for a QONNX file: the HLS project in out/prj, C-simulated, bit-exact."""
+    from .csim import csim
+
+    fmt = tuple(int(v) for v in ref["input_format"])  # the grid of the test vectors
+    return csim(
+        lambda prj, tb_in, tb_out: to_hls(onnx_path, card, prj, input_format=fmt, input_data_tb=str(tb_in),
+                                          output_data_tb=str(tb_out), allow_unsafe=allow_unsafe),
+        card, ref, out, n_vectors,
+    )  # fmt: skip
+
+
 def to_hls(
-    onnx_path, card: Card, out_dir: Path, *, input_data_tb: str | None = None, output_data_tb: str | None = None,
-    allow_unsafe: bool = False,
+    onnx_path, card: Card, out_dir: Path, *, input_format: tuple[int, int, int] | None = None,
+    input_data_tb: str | None = None, output_data_tb: str | None = None, allow_unsafe: bool = False,
 ):  # fmt: skip
     """Check the graph, prepare it and convert it with the card's firmware settings (hls4ml ModelGraph).
 
     Exactness needs no per-layer precision: every Quant node fixes its type, and hls4ml's `auto`
-    precisions widen the accumulators to hold every product. Only the input port is set, to the
-    card's input format (the grid the test vectors lie on); its default would be fixed<16,6>.
+    precisions widen the accumulators to hold every product. Only the input port is set, to
+    `input_format` (the grid the test vectors lie on; default: the card's input format); hls4ml's
+    default would be fixed<16,6>.
     """
     import hls4ml
 
-    from ..zoo.mlp import input_format
+    from ..zoo.mlp import input_format as card_input_format
 
-    fmt = input_format(card)
+    fmt = input_format or card_input_format(card)
     mw = load(onnx_path)
     for problem in check_qonnx(mw, fmt, allow_unsafe):
         warnings.warn(f"{onnx_path}: {problem}", stacklevel=2)

@@ -10,6 +10,7 @@ import importlib
 TRAINERS = {
     ("mlp", "hgq2"): "train",
     ("mlp", "qkeras"): "train",
+    ("mlp", "brevitas"): "train_torch",
     ("met_gnn", "hgq2"): "train_met",
 }
 

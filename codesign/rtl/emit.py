@@ -53,13 +53,25 @@ def emit_rtl(
     `cutoff` overrides the adder levels per pipeline stage (default: `latency_cutoff(clock_ns)`).
     Returns the core.json dict.
     """
+    return _emit(trace(model), x, y_ref, out_dir, clock_ns, name, cutoff)
+
+
+def emit_traced(inputs, outputs, x, y_ref, out_dir: Path, clock_ns: float = 5.0, name: str = "codesign_core",
+                cutoff: float | None = None) -> dict:  # fmt: skip
+    """`emit_rtl` for a model another frontend traced itself: da4ml's (inputs, outputs) arrays of one event."""
+    from da4ml.trace import comb_trace
+
+    return _emit(comb_trace(inputs, outputs), x, y_ref, out_dir, clock_ns, name, cutoff)
+
+
+def _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff) -> dict:
     from da4ml.trace import to_pipeline
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise CodesignError(f"core name '{name}': not a Verilog identifier (letters, digits, _; no leading digit)")
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y_ref = np.asarray(y_ref, dtype=np.float64).reshape(len(y_ref), -1)
-    pipe = to_pipeline(trace(model), cutoff or latency_cutoff(clock_ns), verbose=False)
+    pipe = to_pipeline(comb, cutoff or latency_cutoff(clock_ns), verbose=False)
 
     in_port, out_port = port_format("in_data", "input", pipe.inp_qint), port_format("out_data", "output", pipe.out_qint)
     raw_in, raw_out = to_raw(x, in_port, "input"), to_raw(y_ref, out_port, "expected output")

@@ -12,36 +12,39 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
-from ..hls.qonnx_frontend import check_qonnx, load, prepare, quant_spec
+from ..hls.qonnx_frontend import FIXES, check_qonnx, input_quantizer, load, prepare, quant_spec
 
 # As rtl/emit.py: every adder costs one delay level; the CMVM solver's per-block delay limit.
 HWCONF = (1, -1, -1)
 SOLVER_OPTIONS = {"hard_dc": 2}
 
 
-def trace_qonnx(onnx_path):
-    """(inputs, outputs) FixedVariableArrays of one event (batch dimension dropped).
+def trace_qonnx(onnx_path, allow_unsafe: bool = False):
+    """(inputs, outputs) FixedVariableArrays of one event (batch dimension dropped), for
+    rtl/emit.emit_traced.
 
     The input ports take the input quantizer's format, so that quantizer costs no logic (the
-    inputs are on its grid by construction), as emit.py does for an HGQ2 model.
+    inputs are on its grid by construction), as emit.py does for an HGQ2 model. `allow_unsafe`
+    lets the guard's problems through (the caller warns); a data quantizer with a scale that is not
+    a power of two still cannot be traced.
     """
     from da4ml.trace import FixedVariableArray
 
     mw = load(onnx_path)
-    check_qonnx(mw)
+    check_qonnx(mw, allow_unsafe=allow_unsafe)
     mw = prepare(mw)
-    if len(mw.graph.input) != 1 or len(mw.graph.output) != 1:
-        raise CodesignError(f"{onnx_path}: the RTL flow takes one input and one output")
-    name = mw.graph.input[0].name
-    first = (mw.find_consumers(name) or [None])[0]
-    if first is None or first.op_type != "Quant":
-        raise CodesignError(f"{onnx_path}: graph input '{name}' is not read by a Quant node first")
+    first, spec = input_quantizer(mw, str(onnx_path))
+    if not spec.power_of_two:
+        raise CodesignError(f"{onnx_path}: node '{first.name}' (input quantizer): scale is not a power of two; {FIXES['input']}")
+    name = first.input[0]
     shape = mw.get_tensor_shape(name)
-    kif = [np.full(shape, v) for v in quant_spec(mw, first).kif]
+    kif = [np.full(shape, v) for v in spec.kif]
     inp = FixedVariableArray.from_kif(*kif, HWCONF, 0.0, SOLVER_OPTIONS)
 
     values = {name: inp}
     for node in mw.graph.node:
+        if node.op_type not in _OPS:  # only reachable with allow_unsafe
+            raise CodesignError(f"{onnx_path}: node '{node.name}' ({node.op_type}): the RTL tracer has no rule for it")
         args = [values[i] if i in values else mw.get_initializer(i) for i in node.input]
         values[node.output[0]] = _OPS[node.op_type](mw, node, *args)
     out = values[mw.graph.output[0].name]
@@ -56,6 +59,8 @@ def _quant(mw, node, x, *params):
         from qonnx.custom_op.general.quant import quant
 
         return quant(x, *params, int(spec.signed), int(spec.narrow), spec.rounding)
+    if not spec.power_of_two:  # only reachable with allow_unsafe
+        raise CodesignError(f"node '{node.name}': a data quantizer whose scale is not a power of two has no fixed-point trace")
     k, i, f = spec.kif
     if spec.rounding == "ROUND":
         x = _round_half_even(x, f)
