@@ -40,6 +40,26 @@ class ModelSpec(_Strict):
     activation: Literal["relu"] = "relu"
 
 
+class FlavourDataSpec(_Strict):
+    """Heavy-flavour AK4 jets (codesign data flavour): b, c, light, gluon."""
+
+    dataset: Literal["flavour"] = "flavour"
+    n_events: int = Field(5000, ge=1, description="Pythia events per sample (ttbar, QCD)")
+    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = 1
+
+
+class FlavourL1ModelSpec(_Strict):
+    """Compact ParT for L1 (zoo/flavour_l1.py): pair-biased attention + class attention."""
+
+    kind: Literal["flavour_l1"] = "flavour_l1"
+    frontend: Literal["hgq2"] = "hgq2"
+    n_candidates: int = Field(16, ge=2, le=32, description="leading-pT candidates the core sees")
+    embed: int = Field(16, ge=1)
+    heads: int = Field(2, ge=1)
+    head_dim: int = Field(8, ge=1)
+
+
 class MetDataSpec(_Strict):
     """L1 MET events with pileup (codesign data met): Pythia 8 + min-bias pool, L1 PF candidates, PUPPI."""
 
@@ -70,11 +90,11 @@ def _tag(field: str, default: str):
 
 
 DataSection = Annotated[
-    Annotated[DataSpec, Tag("jets")] | Annotated[MetDataSpec, Tag("met")],
+    Annotated[DataSpec, Tag("jets")] | Annotated[FlavourDataSpec, Tag("flavour")] | Annotated[MetDataSpec, Tag("met")],
     _tag("dataset", "jets"),
 ]
 ModelSection = Annotated[
-    Annotated[ModelSpec, Tag("mlp")] | Annotated[MetModelSpec, Tag("met_gnn")],
+    Annotated[ModelSpec, Tag("mlp")] | Annotated[FlavourL1ModelSpec, Tag("flavour_l1")] | Annotated[MetModelSpec, Tag("met_gnn")],
     _tag("kind", "mlp"),
 ]
 

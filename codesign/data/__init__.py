@@ -7,7 +7,7 @@ Each dataset is one module here, named as a card's `data.dataset`, with
 
 import importlib
 
-DATASETS = ["jets", "met"]
+DATASETS = ["jets", "flavour", "met"]
 
 
 def module(dataset: str):

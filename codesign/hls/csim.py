@@ -19,6 +19,8 @@ from ..verify import require_exact
 
 # Layers that both firmware paths (hls4ml and da4ml) take, by Keras class name.
 SUPPORTED_LAYERS = {"InputLayer", "QDense", "Quantizer", "QActivation"}
+# The L1 flavour tagger's attention (zoo/flavour_l1.py): seen bit-exact in both paths.
+SUPPORTED_LAYERS |= {"QEinsumDense", "QEinsum", "QAdd", "QSoftmax", "Reshape"}
 # The MET interaction network (zoo/met_gnn.py): seen bit-exact in both paths.
 SUPPORTED_LAYERS |= {"QEinsumDense", "QMultiply", "Concatenate", "Reshape"}
 

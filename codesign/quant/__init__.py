@@ -10,6 +10,7 @@ import importlib
 TRAINERS = {
     ("mlp", "hgq2"): "train",
     ("mlp", "qkeras"): "train",
+    ("flavour_l1", "hgq2"): "train_flavour",
     ("mlp", "brevitas"): "train_torch",
     ("met_gnn", "hgq2"): "train_met",
 }

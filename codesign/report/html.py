@@ -69,6 +69,11 @@ def write_report(point, out: Path) -> dict:
     physics = [("accuracy", f"{train['accuracy']:.4f}")] + [
         (f"ROC AUC {c}", f"{v:.4f}") for c, v in train["roc_auc"].items() if v is not None
     ] if "accuracy" in train else [("reference", train.get("reference", "")), ("test vectors", train["n_test"])]  # fmt: skip
+    for name, auc in train.get("flavour", {}).get("auc", {}).items():  # flavour taggers: discriminants
+        physics.append((f"ROC AUC {name.replace('_', ' ')}", "n/a" if auc is None else f"{auc:.4f}"))
+    for eff, bins in train.get("flavour", {}).get("mistag_light", {}).items():  # per jet-pT bin [GeV]
+        for pt_bin, rate in bins.items():
+            physics.append((f"light mistag at {eff}% b eff, pT {pt_bin}", "n/a" if rate is None else f"{rate:.4f}"))
     physics_table = _table(physics, ("metric", "value"))
     if regression:
         physics_table = (_table(met_plots.physics_rows(train), ("metric", "value")) + "<h3>Per true-MET bin</h3>"

@@ -131,6 +131,11 @@ def input_kif(model) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
 def emulate(pipe, x: np.ndarray) -> np.ndarray:
     """da4ml's C++ interpreter run stage by stage: exactly the logic that is written as Verilog."""
     for stage in pipe.solutions:
+        # da4ml 0.6 bug: CombLogic.to_binary fails (float64 -> int32 cast) on a stage whose
+        # lookup_tables is an empty tuple rather than None, as to_pipeline leaves in a model with
+        # tables (e.g. a softmax) on the stages without one. Same logic, no tables: pass None.
+        if stage.lookup_tables is not None and len(stage.lookup_tables) == 0:
+            stage = stage._replace(lookup_tables=None)
         x = stage.predict(x)
     return x
 
@@ -206,6 +211,14 @@ def write_verilog(pipe, name: str, clock_ns: float, rtl_dir: Path, widths: tuple
         # Only the helper modules the datapath instantiates: an unused lookup_table would make
         # synthesis read its placeholder ROM file.
         generated |= {f"{m}.v": (src / "static" / f"{m}.v").read_text() for m in used}
+        if "lookup_table.v" in generated:
+            # da4ml 0.6's lookup_table.v computes its rom_style attribute from BW_IN, which Icarus
+            # Verilog 11 rejects ("not a constant expression"); the expression is "distributed"
+            # for every table da4ml writes (BW_IN <= 999), so write that constant instead.
+            generated["lookup_table.v"] = re.sub(
+                r"\(\*\s*rom_style\s*=\s*\(BW_IN <= 999\) \? \"distributed\" : \"block\"\s*\*\)",
+                '(* rom_style = "distributed" *)', generated["lookup_table.v"],
+            )
         rename = re.compile(r"\b(" + "|".join(_STATIC_MODULES) + r")\b")
         for fname, text in generated.items():
             prefix = f"{name}_" if fname[:-2] in _STATIC_MODULES else ""

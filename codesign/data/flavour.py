@@ -1,0 +1,383 @@
+"""Heavy-flavour jets (b, c, light, gluon): AK4 jets with track impact parameters and SVs.
+
+Pythia 8 (`pythia8mc`, 13 TeV pp, default tune with MPI and hadronisation) generates two samples,
+fastjet clusters them, and this module writes per jet its candidates, secondary vertices and label.
+
+Samples (equal numbers of events, `n_events` each):
+  ttbar  Top:gg2ttbar + Top:qqbar2ttbar, inclusive top and W decays (b jets, c and light from W).
+  qcd    HardQCD:all with pTHatMin 40 GeV (light and gluon jets; b and c from g->bb/cc and hard bb/cc).
+Jets: anti-kT R = 0.4 on visible final-state particles (no neutrinos) with |eta| < 2.5; kept if
+30 < pT < 1000 GeV and |eta| < 2.4.
+Labels (ΔR matching to the jet axis, hadron flavour first, then parton flavour):
+  b      a b hadron with pT > 5 GeV within ΔR < 0.4;
+  c      else a c hadron with pT > 5 GeV within ΔR < 0.4;
+  light / g  else the highest-pT parton (|status| 21-59: hard process, MPI, showers; pT > 5 GeV)
+         within ΔR < 0.4: u/d/s (or a c/b parton without its hadron) -> light, gluon -> g.
+  Jets without any match are dropped.
+Candidates (up to MAX_CANDIDATES per jet, by pT), columns CANDIDATE_NAMES:
+  pt, e [GeV], deta, dphi (to the jet axis), charge, pdgid; for charged candidates the transverse
+  and longitudinal impact parameters d0, z0 [mm] and their significances. They are computed from
+  Pythia's true production vertex (vProd, mm; the primary vertex is the origin) for a straight
+  track (no magnetic field): d0 = |point of closest transverse approach|, signed positive when
+  that point lies in front of the jet axis (lifetime sign), z0 = z at that point. Each is
+  smeared with a Gaussian tracker resolution
+      σ_d0 = sqrt(10² + (30 / pT[GeV])²) µm,   σ_z0 = sqrt(30² + (60 / pT[GeV])²) µm
+  and the significance is the smeared value over σ. Neutral candidates have 0 for all four.
+Secondary vertices (up to MAX_SVS per jet, by flight-distance significance), SV_NAMES: truth
+  vertices, smeared. Charged candidates of the jet are grouped by their true production vertex;
+  a group of >= 2 tracks away from the primary vertex is a vertex (b/c hadron decays, and also
+  K0S/Λ decays, as a real vertex finder sees them). Its flight distance (transverse, 3D) is
+  smeared with σ = 50 µm (transverse) and 100 µm (3D), per vertex, and the vertex is kept
+  if the smeared 3D flight distance exceeds 3σ; mass and pT are those of its
+  tracks (true momenta), plus the track count, ΔR to the jet axis and energy fraction in the jet.
+The file is deterministic: every chunk of events is an independent Pythia run seeded from
+(seed, sample, chunk), and the smearing is seeded the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import numpy as np
+
+import codesign
+from codesign.data.jets import _decode_attr, _quiet_stdout, _wrap
+from codesign.errors import CodesignError
+from codesign.paths import atomic_file, data_dir
+
+GENERATOR_VERSION = 1
+CLASS_NAMES = ["b", "c", "light", "g"]
+CANDIDATE_NAMES = ["pt", "e", "deta", "dphi", "charge", "pdgid", "d0", "z0", "d0sig", "z0sig"]
+SV_NAMES = ["lxy", "l3d", "lxy_sig", "l3d_sig", "mass", "ntracks", "pt", "dr", "efrac"]
+JET_NAMES = ["pt", "eta", "phi", "mass", "n_candidates"]
+MAX_CANDIDATES = 32
+MAX_SVS = 4
+PRESETS = {"tiny": 400, "demo": 5000}  # events per sample
+
+SETTINGS = {
+    "samples": {
+        "ttbar": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"],
+        "qcd": ["HardQCD:all = on", "PhaseSpace:pTHatMin = 40"],
+    },
+    "pythia_common": ["Beams:eCM = 13000", "Print:quiet = on", "Next:numberCount = 0"],
+    "constituent_max_abs_eta": 2.5,
+    "jet_r": 0.4,
+    "jet_pt_min": 30.0,
+    "jet_pt_max": 1000.0,
+    "jet_max_abs_eta": 2.4,
+    "match_dr": 0.4,
+    "hadron_pt_min": 5.0,
+    "parton_pt_min": 5.0,
+    "d0_res_um": [10.0, 30.0],  # sqrt(a^2 + (b/pT)^2)
+    "z0_res_um": [30.0, 60.0],
+    "sv_res_um": [50.0, 100.0],  # transverse, 3D
+    "sv_min_l3d_sig": 3.0,
+    "chunk_events": 200,
+}
+_NEUTRINOS = (12, 14, 16)
+
+
+# ----------------------------------------------------------------------------- public API
+
+def dataset_path(n_events: int, seed: int) -> Path:
+    _check(n_events, seed)
+    key = json.dumps({**_meta(n_events, seed), "settings": SETTINGS}, sort_keys=True)
+    return data_dir() / f"flavour-{hashlib.sha256(key.encode()).hexdigest()[:16]}.h5"
+
+
+def generate(n_events: int, seed: int = 1, workers: int = 2, progress: bool = True) -> Path:
+    """Generate (or reuse) the data set: `n_events` per sample; returns the HDF5 path."""
+    path = dataset_path(n_events, seed)
+    if path.exists():
+        return path
+    tasks = []
+    for s, sample in enumerate(SETTINGS["samples"]):
+        for c, start in enumerate(range(0, n_events, SETTINGS["chunk_events"])):
+            tasks.append((sample, c, min(SETTINGS["chunk_events"], n_events - start), _seed(seed, sample, c)))
+    chunks = _run(tasks, workers, progress)
+    arrays = {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]}
+    order = np.random.default_rng(seed).permutation(len(arrays["labels"]))
+    arrays = {k: v[order] for k, v in arrays.items()}
+    with atomic_file(path) as tmp:
+        _write(tmp, arrays, _meta(n_events, seed))
+    return path
+
+
+def from_spec(spec) -> Path:
+    return generate(spec.n_events, seed=spec.seed)
+
+
+def add_cli(p) -> None:
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--preset", choices=list(PRESETS), default="demo")
+    size.add_argument("--n-events", type=int, help="events per sample (overrides --preset)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2)
+
+
+def from_cli(args) -> Path:
+    n = args.n_events if args.n_events is not None else PRESETS[args.preset]
+    return generate(n, seed=args.seed, workers=args.workers)
+
+
+def load(path) -> dict:
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise CodesignError(f"{path}: no such flavour dataset")
+    with h5py.File(path, "r") as f:
+        attrs = {k: _decode_attr(v) for k, v in f.attrs.items()}
+        out = {k: f[k][...] for k in ("candidates", "mask", "svs", "sv_mask", "jets", "labels", "sample")}
+    out.update(class_names=attrs["class_names"], candidate_names=attrs["candidate_names"],
+               sv_names=attrs["sv_names"], jet_names=attrs["jet_names"], attrs=attrs)  # fmt: skip
+    return out
+
+
+# ----------------------------------------------------------------------------- orchestration
+
+def _check(n_events, seed):
+    for name, value, lo in (("n_events", n_events, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise CodesignError(f"flavour: {name} must be an integer >= {lo}, got {value!r}")
+
+
+def _meta(n_events, seed):
+    return {"n_events": int(n_events), "seed": int(seed), "generator_version": GENERATOR_VERSION,
+            "codesign_version": codesign.__version__}  # fmt: skip
+
+
+def _seed(seed, sample, chunk) -> int:
+    digest = hashlib.sha256(f"flavour/{seed}/{sample}/{chunk}".encode()).digest()
+    return 1 + int.from_bytes(digest[:8], "little") % 900_000_000
+
+
+def _run(tasks, workers, progress):
+    """Run the chunks (spawn pool when workers > 1), results in task order."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    total = sum(t[2] for t in tasks)
+    with Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=not progress) as bar:  # fmt: skip
+        job = bar.add_task("flavour events", total=total)
+        if workers == 1:
+            out = []
+            for t in tasks:
+                out.append(_chunk(t))
+                bar.advance(job, t[2])
+            return out
+        with mp.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
+            out = []
+            for t, r in zip(tasks, pool.imap(_chunk, tasks)):
+                out.append(r)
+                bar.advance(job, t[2])
+            return out
+
+
+def _write(path, arrays, meta):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for name, value in arrays.items():
+            big = value.ndim > 1 and value.shape[0] > 0
+            f.create_dataset(name, data=value, compression="gzip" if big else None)
+        f.attrs.update(meta)
+        f.attrs["settings"] = json.dumps(SETTINGS, sort_keys=True)
+        for key, names in (("class_names", CLASS_NAMES), ("candidate_names", CANDIDATE_NAMES),
+                           ("sv_names", SV_NAMES), ("jet_names", JET_NAMES),
+                           ("sample_names", list(SETTINGS["samples"]))):  # fmt: skip
+            f.attrs[key] = json.dumps(names)
+
+
+# ----------------------------------------------------------------------------- one chunk
+
+def _chunk(task) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _generate(*task)
+
+
+def _generate(sample, chunk, n_events, pythia_seed) -> dict:
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for line in [*SETTINGS["pythia_common"], *SETTINGS["samples"][sample], "Random:setSeed = on",
+                 f"Random:seed = {pythia_seed}"]:  # fmt: skip
+        if not pythia.readString(line):
+            raise CodesignError(f"flavour: Pythia rejected setting {line!r}")
+    if not pythia.init():
+        raise CodesignError(f"flavour: Pythia failed to initialise sample {sample}")
+    charge_of = _charges(pythia)
+    rng = np.random.default_rng(pythia_seed)
+    rows = []
+    for start in range(0, n_events, 100):
+        events = pythia.nextBatch(min(100, n_events - start), 10.0)
+        rows += _jets(events, charge_of, rng)
+    s = list(SETTINGS["samples"]).index(sample)
+    if not rows:
+        return _empty(s)
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]} | {"sample": np.full(len(rows), s, np.int8)}
+
+
+def _empty(s):
+    return {"candidates": np.zeros((0, MAX_CANDIDATES, len(CANDIDATE_NAMES)), np.float32),
+            "mask": np.zeros((0, MAX_CANDIDATES), bool), "svs": np.zeros((0, MAX_SVS, len(SV_NAMES)), np.float32),
+            "sv_mask": np.zeros((0, MAX_SVS), bool), "jets": np.zeros((0, len(JET_NAMES)), np.float32),
+            "labels": np.zeros(0, np.int64), "sample": np.zeros(0, np.int8)}  # fmt: skip
+
+
+def _charges(pythia):
+    data, cache = pythia.particleData, {}
+
+    def charge_of(ids):
+        return np.array([cache.setdefault(int(i), data.charge(int(i))) for i in ids], np.float64)
+
+    return charge_of
+
+
+def _flavour_of_hadron(ida: np.ndarray) -> np.ndarray:
+    """Heaviest quark of a hadron PDG id (5 b, 4 c, else < 4): digits of q1 (meson) / q1 (baryon)."""
+    return np.maximum((ida // 100) % 10, (ida // 1000) % 10) * (ida > 100)
+
+
+def _jets(events, charge_of, rng) -> list[dict]:
+    """Cluster, label and describe the jets of a batch of events (one dict per kept jet)."""
+    import awkward as ak
+    import fastjet
+
+    prt = events.prt
+    n_per = ak.to_numpy(ak.num(prt.id))
+    # vProd is missing (None) for particles without a vertex of their own: the origin (primary vertex).
+    flat = {k: ak.to_numpy(ak.fill_none(ak.flatten(v), 0.0)).astype(np.float64) for k, v in (
+        ("px", prt.p.px), ("py", prt.p.py), ("pz", prt.p.pz), ("e", prt.p.e), ("x", prt.vProd.px),
+        ("y", prt.vProd.py), ("z", prt.vProd.pz))}  # fmt: skip
+    pid = ak.to_numpy(ak.flatten(prt.id)).astype(np.int64)
+    status = ak.to_numpy(ak.flatten(prt.status)).astype(np.int64)
+    pt = np.hypot(flat["px"], flat["py"])
+    eta = np.arcsinh(flat["pz"] / np.where(pt > 0, pt, 1e-9))
+    phi = np.arctan2(flat["py"], flat["px"])
+    ev_of = np.repeat(np.arange(len(n_per)), n_per)
+    ida = np.abs(pid)
+
+    visible = (status > 0) & (pt > 0) & (np.abs(eta) < SETTINGS["constituent_max_abs_eta"]) & ~np.isin(ida, _NEUTRINOS)
+    vis_idx = np.flatnonzero(visible)
+    vis_counts = np.bincount(ev_of[vis_idx], minlength=len(n_per))
+    vec = ak.unflatten(ak.zip({k: flat[k][vis_idx] for k in ("px", "py", "pz")} | {"E": flat["e"][vis_idx]}),
+                       vis_counts)  # fmt: skip
+    with _quiet_stdout():
+        seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.antikt_algorithm, SETTINGS["jet_r"]))
+        jets = seq.inclusive_jets(min_pt=SETTINGS["jet_pt_min"])
+        index = seq.constituent_index(min_pt=SETTINGS["jet_pt_min"])
+    vis_start = np.concatenate([[0], np.cumsum(vis_counts)])[:-1]
+
+    # Truth objects for labels, with their event.
+    hf = _flavour_of_hadron(ida)
+    had = (pt > SETTINGS["hadron_pt_min"]) & (hf >= 4)
+    parton = ((ida <= 5) | (ida == 21)) & (np.abs(status) >= 21) & (np.abs(status) <= 59) & (pt > SETTINGS["parton_pt_min"])
+    truth = np.flatnonzero(had | parton)
+
+    out = []
+    r = SETTINGS["match_dr"]
+    for ev in range(len(n_per)):
+        tr = truth[ev_of[truth] == ev]
+        for j in range(len(jets[ev])):
+            jet = jets[ev][j]
+            jpx, jpy, jpz, je = float(jet.px), float(jet.py), float(jet.pz), float(jet.E)
+            jpt = np.hypot(jpx, jpy)
+            jeta, jphi = np.arcsinh(jpz / jpt), np.arctan2(jpy, jpx)
+            if not (jpt < SETTINGS["jet_pt_max"] and abs(jeta) < SETTINGS["jet_max_abs_eta"]):
+                continue
+            dr = np.hypot(eta[tr] - jeta, _wrap(phi[tr] - jphi))
+            near = tr[dr < r]
+            label = _label(near, hf, had, parton, ida, pt)
+            if label is None:
+                continue
+            cons = np.asarray(index[ev][j], np.int64) + vis_start[ev]
+            cidx = vis_idx[cons]
+            out.append(_describe(cidx, (jpx, jpy, jpz, je, jpt, jeta, jphi), flat, pt, eta, phi, pid, charge_of, rng) | {"labels": label})
+    return out
+
+
+def _label(near, hf, had, parton, ida, pt):
+    if np.any(had[near] & (hf[near] == 5)):
+        return 0
+    if np.any(had[near] & (hf[near] == 4)):
+        return 1
+    partons = near[parton[near]]
+    if len(partons) == 0:
+        return None
+    lead = partons[np.argmax(pt[partons])]
+    return 3 if ida[lead] == 21 else 2
+
+
+def _describe(cidx, jet, flat, pt, eta, phi, pid, charge_of, rng) -> dict:
+    """Candidate and SV arrays of one jet (padded), plus its kinematics."""
+    jpx, jpy, jpz, je, jpt, jeta, jphi = jet
+    cidx = cidx[np.argsort(-pt[cidx], kind="stable")]
+    q = charge_of(pid[cidx])
+    cpt = pt[cidx]
+    x, y, z = flat["x"][cidx], flat["y"][cidx], flat["z"][cidx]
+    ux, uy = flat["px"][cidx] / cpt, flat["py"][cidx] / cpt
+    s = x * ux + y * uy  # path to the transverse point of closest approach (straight track)
+    pcax, pcay = x - s * ux, y - s * uy
+    d0 = np.hypot(pcax, pcay) * np.where(pcax * jpx + pcay * jpy >= 0, 1.0, -1.0)
+    z0 = z - s * flat["pz"][cidx] / cpt
+    a, b = SETTINGS["d0_res_um"]
+    sd0 = 1e-3 * np.sqrt(a**2 + (b / cpt) ** 2)
+    a, b = SETTINGS["z0_res_um"]
+    sz0 = 1e-3 * np.sqrt(a**2 + (b / cpt) ** 2)
+    charged = q != 0
+    d0m = np.where(charged, d0 + rng.normal(size=len(cidx)) * sd0, 0.0)
+    z0m = np.where(charged, z0 + rng.normal(size=len(cidx)) * sz0, 0.0)
+    cand = np.stack([cpt, flat["e"][cidx], eta[cidx] - jeta, _wrap(phi[cidx] - jphi), q, pid[cidx].astype(np.float64),
+                     d0m, z0m, np.where(charged, d0m / sd0, 0.0), np.where(charged, z0m / sz0, 0.0)], axis=1)  # fmt: skip
+    n = min(len(cidx), MAX_CANDIDATES)
+    cands = np.zeros((MAX_CANDIDATES, len(CANDIDATE_NAMES)), np.float32)
+    cands[:n] = cand[:n]
+    mask = np.zeros(MAX_CANDIDATES, bool)
+    mask[:n] = True
+    svs, sv_mask = _svs(cidx[charged], flat, pt, jet, rng)
+    m2 = je**2 - jpx**2 - jpy**2 - jpz**2
+    jetrow = np.array([jpt, jeta, jphi, np.sqrt(max(m2, 0.0)), len(cidx)], np.float32)
+    return {"candidates": cands, "mask": mask, "svs": svs, "sv_mask": sv_mask, "jets": jetrow}
+
+
+def _svs(tracks, flat, pt, jet, rng):
+    """Truth vertices of >= 2 displaced charged tracks of the jet, smeared (module docstring)."""
+    jpx, jpy, jpz, je, jpt, jeta, jphi = jet
+    out = np.zeros((MAX_SVS, len(SV_NAMES)), np.float32)
+    mask = np.zeros(MAX_SVS, bool)
+    pos = np.stack([flat["x"][tracks], flat["y"][tracks], flat["z"][tracks]], axis=1)
+    displaced = np.abs(pos).sum(axis=1) > 0
+    if displaced.sum() < 2:
+        return out, mask
+    tracks, pos = tracks[displaced], pos[displaced]
+    keys, inverse = np.unique(np.round(pos, 9), axis=0, return_inverse=True)
+    rows = []
+    sxy, s3 = (v * 1e-3 for v in SETTINGS["sv_res_um"])
+    for v in range(len(keys)):
+        members = tracks[inverse.ravel() == v]
+        if len(members) < 2:
+            continue
+        vx, vy, vz = keys[v]
+        lxy = np.hypot(vx, vy) * (1.0 if vx * jpx + vy * jpy >= 0 else -1.0) + rng.normal() * sxy
+        l3d = np.sqrt(vx**2 + vy**2 + vz**2) + rng.normal() * s3
+        p4 = np.array([flat[k][members].sum() for k in ("px", "py", "pz", "e")])
+        mass = np.sqrt(max(p4[3] ** 2 - (p4[:3] ** 2).sum(), 0.0))
+        spt = np.hypot(p4[0], p4[1])
+        seta, sphi = np.arcsinh(p4[2] / spt), np.arctan2(p4[1], p4[0])
+        dr = np.hypot(seta - jeta, _wrap(sphi - jphi))
+        if abs(l3d) / s3 < SETTINGS["sv_min_l3d_sig"]:  # a vertex finder would not resolve it from the PV
+            continue
+        rows.append([lxy, l3d, lxy / sxy, l3d / s3, mass, len(members), spt, dr, p4[3] / je])
+    if not rows:
+        return out, mask
+    rows = np.array(rows)
+    rows = rows[np.argsort(-np.abs(rows[:, 3]), kind="stable")][:MAX_SVS]
+    out[: len(rows)] = rows
+    mask[: len(rows)] = True
+    return out, mask

@@ -1,0 +1,67 @@
+"""Flavour-tagging figures of merit from class probabilities (b, c, light, g order).
+
+Discriminants are likelihood ratios of two classes, e.g. b vs light = p_b / (p_b + p_light);
+"mistag at X% b efficiency" is the light-jet efficiency at the b-vs-light threshold that keeps
+X% of b jets, per jet-pT bin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PT_BINS = [30.0, 50.0, 100.0, 200.0, 1000.0]
+PAIRS = [("b", "light"), ("b", "c"), ("c", "light"), ("c", "b")]
+B_EFFS = (0.70, 0.85)
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    from scipy.special import softmax
+
+    return softmax(np.asarray(logits, np.float64), axis=1)
+
+
+def discriminant(prob: np.ndarray, names: list[str], sig: str, bkg: str) -> np.ndarray:
+    s, b = prob[:, names.index(sig)], prob[:, names.index(bkg)]
+    return s / np.maximum(s + b, 1e-12)
+
+
+def roc(prob, labels, names, sig, bkg):
+    """(signal efficiency, background efficiency, AUC) of the sig-vs-bkg discriminant."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    keep = (labels == names.index(sig)) | (labels == names.index(bkg))
+    truth = labels[keep] == names.index(sig)
+    if truth.all() or not truth.any():
+        return None
+    d = discriminant(prob[keep], names, sig, bkg)
+    fpr, tpr, _ = roc_curve(truth, d)
+    return tpr, fpr, float(roc_auc_score(truth, d))
+
+
+def mistag(prob, labels, names, eff: float, sig="b", bkg="light") -> float | None:
+    """Background efficiency at the threshold keeping `eff` of the signal (None if a class is empty)."""
+    d = discriminant(prob, names, sig, bkg)
+    s, b = d[labels == names.index(sig)], d[labels == names.index(bkg)]
+    if len(s) == 0 or len(b) == 0:
+        return None
+    cut = np.quantile(s, 1.0 - eff)
+    return float((b >= cut).mean())
+
+
+def flavour_metrics(logits, labels, names, jet_pt) -> dict:
+    """AUCs of the four discriminants and light mistag at 70%/85% b efficiency, inclusive and per pT bin."""
+    names = [str(n) for n in names]
+    prob = probabilities(logits)
+    out = {"auc": {}, "mistag_light": {}, "pt_bins": PT_BINS}
+    for sig, bkg in PAIRS:
+        r = roc(prob, labels, names, sig, bkg)
+        out["auc"][f"{sig}_vs_{bkg}"] = None if r is None else r[2]
+    for eff in B_EFFS:
+        key = f"{int(eff * 100)}"
+        rows = {"inclusive": mistag(prob, labels, names, eff)}
+        for lo, hi in zip(PT_BINS[:-1], PT_BINS[1:]):
+            sel = (jet_pt >= lo) & (jet_pt < hi)
+            rows[f"{lo:g}-{hi:g}"] = mistag(prob[sel], labels[sel], names, eff)
+        out["mistag_light"][key] = rows
+    out["counts"] = {n: int((labels == i).sum()) for i, n in enumerate(names)}
+    return out

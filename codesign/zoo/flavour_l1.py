@@ -1,0 +1,102 @@
+"""Compact Particle-Transformer flavour tagger for L1, in HGQ2 (every op fixed point, II = 1).
+
+One input tensor per jet, shape (N, F + N*P): row i holds candidate i's F features followed by
+its P pair features with every candidate j (ParT's ln Δ, ln kT, ln z, ln m², plus a "both
+candidates exist" flag). One port keeps the flow's single-input core; two frozen 0/1 selection
+layers (pure wiring in the RTL) split the row into the particle and pair parts.
+
+    particles (N, F) -> embed (N, D)
+    pairs (N, N, P)  -> U (H, N, N)   pointwise linear map of the pair features (ParT's U)
+    P-MHA: softmax(Q Kᵀ + U) V per head (the 1/√d is learned into Q), output projection, residual
+    class attention: a learned query per head (folded into a constant key projection, so its
+    scores cost no non-constant products), softmax over candidates, weighted sum of values
+    head: dense -> n_classes logits
+
+Layers used (all converted bit-exactly by hls4ml 1.3 and da4ml 0.6): Quantizer, QEinsumDense,
+QEinsum, QAdd, QSoftmax (HGQ2's table-based bit-exact softmax), QDense, Reshape.
+The attention costs N² H K non-constant products twice (scores and A·V): that is what the
+candidate count N and heads H x width K scan trades against mistag rate.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _frac(bits: int, integer: int) -> int:
+    return bits - 1 - integer
+
+
+def build(card, n_cand: int, n_feat: int, n_pair: int, n_classes: int) -> keras.Model:
+    """The L1 model for a card (model section: embed, heads, head_dim; precision section: formats)."""
+    from hgq.config import LayerConfigScope, QuantizerConfig
+    from hgq.layers import QAdd, QDense, QEinsum, QEinsumDense, QSoftmax
+    from hgq.quantizer import Quantizer
+
+    keras.utils.set_random_seed(card.training.seed)
+    m, p = card.model, card.precision
+    N, F, P, D, H, K = n_cand, n_feat, n_pair, m.embed, m.heads, m.head_dim
+    trainable = p.trainable
+
+    def kif(place, bits, integer, overflow="SAT", k=True):
+        return QuantizerConfig("kif", place, k0=k, i0=integer, f0=_frac(bits, integer) if k else bits - integer,
+                               overflow_mode=overflow, trainable=trainable)  # fmt: skip
+
+    w = kif("weight", p.weight_bits, p.weight_integer, "SAT_SYM")
+    b = kif("bias", p.activation_bits, p.activation_integer)
+    a = kif("datalane", p.activation_bits, p.activation_integer)
+    inp = kif("datalane", p.input_bits, p.input_integer)
+    # Selection kernels are exactly 0 or 1: unsigned, one integer bit, no fraction.
+    sel_w = QuantizerConfig("kif", "weight", k0=False, i0=1, f0=0, overflow_mode="SAT", trainable=False)
+
+    def dense(eq, shape, bias, name, act=None, iq=a):
+        return QEinsumDense(eq, shape, bias_axes=bias, activation=act, kq_conf=w, bq_conf=b, iq_conf=iq, name=name)
+
+    with LayerConfigScope(enable_ebops=trainable, beta0=p.beta if trainable else 0.0):
+        x_in = keras.Input((N, F + N * P), name="candidates")
+        x = Quantizer(inp, name="input_q")(x_in)
+        sel_f = QEinsumDense("bnc,cf->bnf", (N, F), kq_conf=sel_w, enable_iq=False, name="select_particles")
+        sel_p = QEinsumDense("bnc,cq->bnq", (N, N * P), kq_conf=sel_w, enable_iq=False, name="select_pairs")
+        feat, pair = sel_f(x), sel_p(x)
+        pair = keras.layers.Reshape((N, N, P), name="pairs")(pair)
+
+        u = dense("bijp,ph->bhij", (H, N, N), "h", "pair_bias", iq=inp)(pair)
+        e = dense("bnf,fd->bnd", (N, D), "d", "embed", "relu", iq=inp)(feat)
+        q = dense("bnd,dhk->bhnk", (H, N, K), "hk", "q_proj")(e)
+        k = dense("bnd,dhk->bhnk", (H, N, K), "hk", "k_proj")(e)
+        v = dense("bnd,dhk->bhnk", (H, N, K), "hk", "v_proj")(e)
+        s = QEinsum("bhnk,bhmk->bhnm", iq_confs=a, name="scores")([q, k])
+        s = QAdd(iq_confs=a, name="scores_plus_u")([s, u])
+        att = QSoftmax(axis=-1, name="softmax")(s)
+        o = QEinsum("bhnm,bhmk->bnhk", iq_confs=a, name="attend")([att, v])
+        o = keras.layers.Reshape((N, H * K), name="heads")(o)
+        o = dense("bnc,cd->bnd", (N, D), "d", "mha_out", "relu")(o)
+        e = QAdd(iq_confs=a, name="residual")([e, o])
+
+        cs = dense("bnd,dh->bhn", (H, N), "h", "class_scores")(e)
+        ca = QSoftmax(axis=-1, name="class_softmax")(cs)
+        cv = dense("bnd,dhk->bhnk", (H, N, K), "hk", "class_value")(e)
+        pooled = QEinsum("bhn,bhnk->bhk", iq_confs=a, name="class_attend")([ca, cv])
+        pooled = keras.layers.Reshape((H * K,), name="pooled")(pooled)
+        h = QDense(D, activation="relu", kq_conf=w, bq_conf=b, iq_conf=a, name="head")(pooled)
+        out = QDense(n_classes, kq_conf=w, bq_conf=b, iq_conf=a, name="logits")(h)
+        model = keras.Model(x_in, out, name=card.name)
+    _set_selection(sel_f, np.eye(F + N * P)[:, :F])
+    _set_selection(sel_p, np.eye(F + N * P)[:, F:])
+    return model
+
+
+def _set_selection(layer, kernel: np.ndarray) -> None:
+    """Freeze a selection layer's 0/1 kernel: the split of the input row is wiring, not weights."""
+    layer.kernel.assign(kernel.astype("float32"))
+    layer.trainable = False
+
+
+def input_format(card) -> tuple[int, int, int]:
+    p = card.precision
+    return 1, p.input_integer, _frac(p.input_bits, p.input_integer)

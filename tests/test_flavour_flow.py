@@ -1,0 +1,54 @@
+"""The L1 flavour tagger (attention with ParT's pair bias) through the whole flow, bit-exact."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from test_flow import codesign
+
+REPO = Path(__file__).parents[1]
+CARD = REPO / "models" / "flavour_l1.toml"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    codesign("run", str(CARD), "--preset", "tiny", home=home)
+    from codesign import flow
+
+    os.environ["CODESIGN_HOME"] = str(home)
+    try:
+        yield flow.Point.from_file(CARD, "tiny")
+    finally:
+        del os.environ["CODESIGN_HOME"]
+
+
+@pytest.mark.slow
+def test_csim_and_both_simulators_bit_exact(tiny):
+    hls = tiny.record("hls")
+    assert hls["vectors"] == 300 and hls["mismatches"] == 0
+    cosim = tiny.record("cosim")
+    for sim in ("icarus", "verilator"):
+        assert cosim[sim]["vectors"] == 300 and cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]
+
+
+@pytest.mark.slow
+def test_core_has_attention_tables_and_cost(tiny):
+    core = tiny.record("rtl")["core"]
+    assert core["ii"] == 1 and core["latency_cycles"] > 1
+    assert core["mem_files"]  # the softmax exp / inverse tables
+    assert core["estimate"]["lut"] > 0 and core["estimate"]["dsp"] > 0  # Q·Kᵀ and A·V products
+
+
+@pytest.mark.slow
+def test_flavour_metrics_and_report(tiny):
+    m = json.loads((tiny.train_dir / "metrics.json").read_text())
+    fl = m["flavour"]
+    assert set(fl["auc"]) == {"b_vs_light", "b_vs_c", "c_vs_light", "c_vs_b"}
+    assert fl["auc"]["b_vs_light"] > 0.6  # 4 epochs on ~1k jets already use the impact parameters
+    assert set(fl["mistag_light"]) == {"70", "85"} and "30-50" in fl["mistag_light"]["70"]
+    page = (tiny.report_dir / "index.html").read_text()
+    assert "light mistag at 70% b eff, pT 30-50" in page and "ROC AUC b vs light" in page
+    assert (tiny.bundle_dir / "manifest.json").exists()
