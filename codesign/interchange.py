@@ -41,3 +41,16 @@ def check_onnxruntime(module, x: np.ndarray, path: Path) -> float:
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()
     return float(np.max(np.abs(got - want)))
+
+
+def float_zoo_models() -> dict:
+    """Every float torch model of the zoo: name -> (module, shape of one event's input).
+
+    A float torch model added to the zoo registers here; the interchange test runs them all.
+    """
+    from .card import Card
+    from .zoo import brevitas_mlp
+
+    return {
+        "jet_tagger_mlp": (brevitas_mlp.build_float(Card(name="jet_tagger_mlp"), 16, 5), (16,)),  # the card's 64-32-32
+    }

@@ -11,7 +11,7 @@ import torch
 from codesign.card import Card
 from codesign.errors import CodesignError
 from codesign.hls.qonnx_frontend import check_qonnx, to_hls
-from codesign.interchange import check_onnxruntime
+from codesign.interchange import check_onnxruntime, float_zoo_models
 from codesign.quant.train import to_grid
 from codesign.quant.train_torch import bake_pruning, export_qonnx, fit, prune_, train
 from codesign.verify import count_mismatches, require_exact
@@ -191,13 +191,15 @@ def test_prune_semantics_and_bake(kind):
         assert int(dead.sum()) == 8 and bool((model.fc0.bias[dead] == 0).all()) and per["logits"] == 0.0
 
 
-def test_float_interchange_onnxruntime(tmp_path):
-    """The float twin through ONNX and onnxruntime. Both run float32, but onnxruntime's MatMul sums
-    in another order than torch's (blocking, vectorisation), so outputs agree to float32 rounding:
-    a relative 1e-5 (about 100 float32 ulps over three layers), not bit for bit."""
-    model = brevitas_mlp.build_float(CARD, 16, 4)
-    x = np.random.default_rng(1).normal(size=(1000, 16)).astype(np.float32)
-    diff = check_onnxruntime(model, x, tmp_path / "float_mlp.onnx")
+@pytest.mark.parametrize("name", sorted(float_zoo_models()))
+def test_float_interchange_onnxruntime(tmp_path, name):
+    """Every float zoo torch model through ONNX and onnxruntime. Both run float32, but onnxruntime's
+    MatMul sums in another order than torch's (blocking, vectorisation), so outputs agree to float32
+    rounding: a relative 1e-5 of the output scale (about 100 float32 ulps over a few layers), not
+    bit for bit. Firmware models never take this path (they go through QONNX, bit-exact)."""
+    model, shape = float_zoo_models()[name]
+    x = np.random.default_rng(1).normal(size=(1000, *shape)).astype(np.float32)
+    diff = check_onnxruntime(model, x, tmp_path / f"{name}.onnx")
     with torch.no_grad():
         scale = float(np.abs(model(torch.from_numpy(x)).numpy()).max())
-    assert diff <= 1e-5 * scale
+    assert scale > 0 and diff <= 1e-5 * scale

@@ -122,6 +122,7 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray, class_names) 
 def load_model(path: Path):
     """Load a trained model safely (Keras safe mode: no arbitrary code from the file)."""
     import hgq  # noqa: F401  (registers HGQ2 layers and quantizers with Keras)
+    import qkeras  # noqa: F401  (registers the QKeras-API quantizers, e.g. quantized_bits; not qlayers)
     import keras
 
     # Both frontends save HGQ2 layers with full quantizer configs; qkeras.qlayers is not needed
