@@ -59,3 +59,15 @@ def test_qkeras_api_leaves_hgq2_layers_intact():
     card, model, ref = _trained("hgq2", n=200)
     assert all(layer.enable_iq for layer in model.layers[1:])
     assert np.array_equal(ref["y"] * 2**9, np.round(ref["y"] * 2**9))  # output stays on its fixed grid
+
+
+def test_qkeras_model_reloads_with_half_up_rounding(tmp_path):
+    """A saved QKeras-API model must reload with the card's RND rounding (QKeras' own config drops it)."""
+    from codesign.quant.train import load_model
+
+    card = Card(name="qk", model={"frontend": "qkeras", "hidden": [16]})
+    model = mlp.build(card, 16, 5)
+    x = to_grid(np.random.default_rng(0).normal(size=(2000, 16)), mlp.input_format(card))
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    assert np.array_equal(np.asarray(model(x)), np.asarray(again(x)))  # exactly: same arithmetic

@@ -125,6 +125,8 @@ def load_model(path: Path):
     import qkeras  # noqa: F401  (registers the QKeras-API quantizers, e.g. quantized_bits; not qlayers)
     import keras
 
+    from ..zoo import mlp  # noqa: F401  (registers the half-up QKeras quantizers, zoo/mlp._half_up)
+
     # Both frontends save HGQ2 layers with full quantizer configs; qkeras.qlayers is not needed
     # (and must not be imported globally: see zoo/qkeras_api.py).
     return keras.models.load_model(path, safe_mode=True, compile=False)

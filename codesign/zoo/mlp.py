@@ -95,9 +95,33 @@ def _qkeras_layers(card, n_inputs, n_outputs, QDense, QActivation, quantized_bit
 def _half_up(q):
     """Round half up (RND) instead of QKeras' ties-to-even (RND_CONV): da4ml 0.6 traces only TRN
     and RND, and the card, not the frontend, defines the arithmetic (as in the HGQ2 build). Only
-    exact ties change, and the Python reference is computed with it, so every path stays exact."""
+    exact ties change, and the Python reference is computed with it, so every path stays exact.
+
+    The quantizer's own get_config keeps only QKeras' arguments, so a plain `config["round_mode"]`
+    edit is lost on save and a reloaded model rounds to even again (differs on ~1/3 of events).
+    The quantizer becomes an instance of a registered subclass that sets RND in its constructor,
+    so a saved model reloads with it (load_model imports this module for the registration).
+    """
+    q.__class__ = _half_up_class(type(q))
     q.config["round_mode"] = "RND"
     return q
+
+
+_HALF_UP: dict[type, type] = {}
+
+
+def _half_up_class(base: type) -> type:
+    if base in _HALF_UP.values():
+        return base
+    if base not in _HALF_UP:
+
+        def __init__(self, *args, **kwargs):
+            base.__init__(self, *args, **kwargs)
+            self.config["round_mode"] = "RND"
+
+        cls = type(f"{base.__name__}_half_up", (base,), {"__init__": __init__, "__module__": __name__})
+        _HALF_UP[base] = keras.saving.register_keras_serializable(package="codesign")(cls)
+    return _HALF_UP[base]
 
 
 def input_format(card: Card) -> tuple[int, int, int]:
