@@ -84,6 +84,34 @@ class MetModelSpec(_Strict):
     node_hidden: int = Field(8, ge=1, description="hidden width of f_O")
 
 
+class FlavourPartModelSpec(_Strict):
+    """Float Particle Transformer, the offline flavour reference (zoo/part.py); no firmware stages."""
+
+    kind: Literal["part"] = "part"
+    frontend: Literal["torch"] = "torch"
+    n_candidates: int = Field(32, ge=2, le=32, description="leading-pT candidates (tokens)")
+    n_svs: int = Field(4, ge=0, le=4, description="secondary vertices as extra tokens")
+    embed: int = Field(64, ge=1)
+    heads: int = Field(4, ge=1)
+    layers: int = Field(2, ge=1, description="particle-attention blocks")
+    class_layers: int = Field(1, ge=1, description="class-attention blocks")
+    pair_hidden: int = Field(32, ge=1, description="hidden width of the pair-feature embedding")
+
+
+class DeepJetModelSpec(_Strict):
+    """Float DeepJet-like baseline (zoo/deepjet.py); no firmware stages."""
+
+    kind: Literal["deepjet"] = "deepjet"
+    frontend: Literal["torch"] = "torch"
+    n_candidates: int = Field(32, ge=2, le=32)
+    n_svs: int = Field(4, ge=0, le=4)
+    conv: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 16], min_length=1)
+    lstm: int = Field(64, ge=1)
+    sv_conv: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [32, 16], min_length=1)
+    sv_lstm: int = Field(32, ge=1)
+    dense: int = Field(64, ge=1)
+
+
 def _tag(field: str, default: str):
     """Discriminator of a section by `field`, defaulting to the original single kind (old cards)."""
     return Discriminator(lambda v: v.get(field, default) if isinstance(v, dict) else getattr(v, field, default))
@@ -94,7 +122,8 @@ DataSection = Annotated[
     _tag("dataset", "jets"),
 ]
 ModelSection = Annotated[
-    Annotated[ModelSpec, Tag("mlp")] | Annotated[FlavourL1ModelSpec, Tag("flavour_l1")] | Annotated[MetModelSpec, Tag("met_gnn")],
+    Annotated[ModelSpec, Tag("mlp")] | Annotated[FlavourL1ModelSpec, Tag("flavour_l1")] | Annotated[MetModelSpec, Tag("met_gnn")]
+    | Annotated[FlavourPartModelSpec, Tag("part")] | Annotated[DeepJetModelSpec, Tag("deepjet")],
     _tag("kind", "mlp"),
 ]
 

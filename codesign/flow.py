@@ -161,6 +161,9 @@ def firmware_input(point: Point) -> tuple[Path, dict, dict]:
     for fname, how in FIRMWARE_PATHS.items():
         if (d / fname).exists():
             return d / fname, how, dict(np.load(d / "reference.npz"))
+    if (d / "model.pt").exists():  # quant/train_float.py: an offline float model
+        raise CodesignError(f"{point.card.source or point.name}: field 'model.kind': '{point.card.model.kind}' is a float "
+                            "offline model (torch + ONNX); it has no firmware stages, use `codesign train`")  # fmt: skip
     raise CodesignError(f"{d}: no model file ({' or '.join(FIRMWARE_PATHS)}); rerun `codesign train --force`")
 
 
