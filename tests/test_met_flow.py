@@ -55,11 +55,11 @@ def test_met_metrics_report_and_bundle(tiny):
     m = json.loads((tiny.train_dir / "metrics.json").read_text())
     met = m["met"]
     assert set(met["methods"]) >= {"puppi", "float network", "quantized network"}
-    # The trained network must track the truth better than predicting zero would (learns something).
-    zero = met["overall"]["puppi"]  # same events: compare with the spread of the truth itself below
-    ref = np.load(tiny.train_dir / "reference.npz")
-    spread = 0.5 * np.subtract(*np.percentile(ref["true_met"].ravel(), [84, 16]))
-    assert met["overall"]["quantized network"]["res_xy"] < spread and zero["res_xy"] > 0
+    # Training starts at PUPPI over the N candidates (zero correction) and the loss pins the response
+    # to 1; PUPPI over the leading 16 alone has a low response (softer candidates are cut), so a
+    # network that learned something has moved its response toward 1 (tiny is no physics test).
+    topn = met["overall"]["puppi top 16"]["response"]
+    assert abs(met["overall"]["quantized network"]["response"] - 1) < abs(topn - 1)
     assert 0 < m["headline_ratio_to_puppi"]["all"] < 2
     index = (tiny.report_dir / "index.html").read_text()
     assert "ratio_to_puppi.png" in index and (tiny.report_dir / "ratio_to_puppi.png").stat().st_size > 10_000

@@ -44,6 +44,8 @@ def _run_point(card_path: str, overrides: dict, q) -> None:
             "lut": core["estimate"]["lut"], "ff": core["estimate"]["ff"], "dsp": core["estimate"]["dsp"],
             "cost_source": core["estimate"]["source"], "rtl_s": rec["rtl"]["seconds"], "train_s": train["seconds"],
             "ratio_to_puppi": train["headline_ratio_to_puppi"], "response_above_100": train["response_above_100"],
+            "ratio_to_puppi_float": train["met"]["ratio_to_puppi"]["float network"],
+            "response_above_100_float": train["met"]["high_met"]["float network"]["response"],
             "response_by_bin": {b: v["response"] for b, v in train["met"]["vs_true_met"]["quantized network"].items()},
             "res_xy": {m: train["met"]["overall"][m]["res_xy"] for m in train["met"]["methods"]},
             "n_test": train["n_test"], "wall_s": round(time.perf_counter() - t0, 1),
@@ -57,6 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--card", default=CARD)
     ap.add_argument("--n", type=int, nargs="+", default=[16, 32, 64, 128])
     ap.add_argument("--forms", nargs="+", default=["linear", "quadratic"])
+    ap.add_argument("--quadratic-n", type=int, nargs="+", help="N values for the quadratic form (default: --n); its cost grows as N^2")
     ap.add_argument("--events", type=int, default=6000)
     ap.add_argument("--pileup", type=float, default=140.0)
     ap.add_argument("--epochs", type=int, default=20)
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
     ctx = mp.get_context("spawn")
     points = []
     for form in args.forms:
-        for n in args.n:
+        for n in (args.quadratic_n or args.n) if form == "quadratic" else args.n:
             overrides = {"data": {"n_events": args.events, "pileup": args.pileup, "n_candidates": n},
                          "model": {"form": form}, "training": {"epochs": args.epochs},
                          "firmware": {"open_synthesis": False}}  # fmt: skip
@@ -87,7 +90,7 @@ def main(argv=None) -> int:
             points.append(res)
     result = {
         "command": "python -m codesign.bench.met " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "card": args.card, "events": args.events, "pileup": args.pileup, "epochs": args.epochs,
+        "card": args.card, "events": args.events, "n_test_events": next((p["n_test"] for p in points if "n_test" in p), None), "pileup": args.pileup, "epochs": args.epochs,
         "machine": f"{platform.machine()}, 2 cores (shared)", "clock_ns": _point(args.card, {}).card.firmware.clock_ns,
         "cost_source": "da4ml cost model (LUT/FF/DSP of the emitted RTL; no vendor tool, no Yosys here)",
         "physics_note": "resolution = half-width of the central 68% of (MET - true) x/y residuals; ratio < 1 beats PUPPI MET "
@@ -115,28 +118,29 @@ def _markdown(r: dict) -> str:
                                           if "error" not in p else f"{p['error']} | | | | | | | |")
         for p in r["points"]
     )  # fmt: skip
-    ratio = "\n".join(f"| {p['form']} | {p['n']} | " + " | ".join(_f(p["ratio_to_puppi"].get(b)) for b in bins) + " |" for p in ok)
-    resp = "\n".join(f"| {p['form']} | {p['n']} | " + " | ".join(_f(p["response_by_bin"].get(b)) for b in bins if b != "all") + " |"
-                     for p in ok)  # fmt: skip
+    ratio = "\n".join(f"| {p['form']} | {p['n']} | {net} | " + " | ".join(_f(p[key].get(b)) for b in bins) + " |" for p in ok
+                      for net, key in (("quantized", "ratio_to_puppi"), ("float", "ratio_to_puppi_float")) if key in p)  # fmt: skip
+    resp = "\n".join(f"| {p['form']} | {p['n']} | " + " | ".join(_f(p["response_by_bin"].get(b)) for b in bins if b != "all")
+                     + f" | {_f(p.get('response_above_100_float'))} |" for p in ok)  # fmt: skip
     return f"""# L1 MET interaction network: N scan, both forms
 
-Made by `{r['command']}` on {r['machine']}: {r['events']} events at <PU> = {r['pileup']:g}, {r['epochs']} epochs
-per point, clock {r['clock_ns']} ns. Cost: {r['cost_source']}. Physics: {r['physics_note']}.
+Made by `{r['command']}` on {r['machine']}: {r['events']} events at <PU> = {r['pileup']:g} ({r.get('n_test_events')} held-out
+test events), {r['epochs']} epochs float + {r['epochs']} quantization-aware per point, clock {r['clock_ns']} ns. Cost: {r['cost_source']}. Physics: {r['physics_note']}.
 
 | form | N | latency [cycles] | latency [ns] | II | LUT | FF | DSP | resolution ratio to PUPPI (all) | response (true MET > 100) |
 |---|---|---|---|---|---|---|---|---|---|
 {cost}
 
-Resolution ratio network / PUPPI per true-MET bin [GeV]:
+Resolution ratio network / PUPPI per true-MET bin [GeV] (goal: <= 0.8 in every bin):
 
-| form | N | {" | ".join(bins)} |
-|---|---|{"---|" * len(bins)}
+| form | N | network | {" | ".join(bins)} |
+|---|---|---|{"---|" * len(bins)}
 {ratio}
 
 Response ⟨MET·n / |true MET|⟩ of the quantized network per true-MET bin [GeV] (— : no response below 20 GeV or too few events):
 
-| form | N | {" | ".join(b for b in bins if b != "all")} |
-|---|---|{"---|" * len([b for b in bins if b != "all"])}
+| form | N | {" | ".join(b for b in bins if b != "all")} | float network, true MET > 100 |
+|---|---|{"---|" * (len([b for b in bins if b != "all"]) + 1)}
 {resp}
 """
 

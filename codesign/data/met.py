@@ -37,7 +37,7 @@ from . import jets, l1pf
 
 GENERATOR_VERSION = 1
 STORED_CANDIDATES = 128
-PRESETS = {"tiny": dict(n_events=1500, pileup=50, pool_size=300), "demo": dict(n_events=30000, pileup=140, pool_size=2000)}
+PRESETS = {"tiny": dict(n_events=1500, pileup=50, pool_size=300), "demo": dict(n_events=10000, pileup=140, pool_size=2000)}
 
 _COMMON = ["Beams:eCM = 14000", "Print:quiet = on", "Next:numberCount = 0"]
 SETTINGS = {

@@ -4,7 +4,10 @@ Input: one event as (N candidates, F features) on the input grid (zero rows = pa
 feature of a padded slot is 0, so it contributes nothing to the output, see below).
 Output: the MET vector (px, py) in the input's momentum unit, as a per-candidate weighted sum
 
-    MET = -sum_i w_i * (px_i, py_i),      w_i = f_O(x_i, context_i) per candidate.
+    MET = -sum_i w_i * (px_i, py_i),      w_i = max(0, puppi_w_i + f_O(x_i, context_i)) per candidate.
+
+The network learns a correction to the PUPPI weight (zero at initialisation, see _weight), so it
+starts from PUPPI MET over its N candidates instead of from an arbitrary weight.
 
 Why weights and not a direct (px, py) regression: the sum keeps the network's output linear in
 the candidates' momenta, so the response stays close to 1 at high MET where training statistics
@@ -23,7 +26,7 @@ Forms (`model.form` in the card):
   (constant ones QEinsumDense), then f_O on [x_i, h_i, sum_j h_j]. Cost O(N), II = 1.
 
 Every layer is one that both hls4ml 1.3's Keras 3 / HGQ2 parser and da4ml's HGQ2 tracer convert
-(QEinsumDense, QEinsum, Concatenate): see hls/csim.py SUPPORTED_LAYERS. The fixed gather / sum
+(QEinsumDense, QMultiply, QAdd, Concatenate): see hls/csim.py SUPPORTED_LAYERS. The fixed gather / sum
 layers hold constant 0/1 kernels, are not trained, and quantize their kernel to {0, 1} exactly,
 so in da4ml they are wires and adders only.
 """
@@ -40,9 +43,7 @@ import numpy as np  # noqa: E402
 from ..card import Card  # noqa: E402
 from ..errors import CodesignError  # noqa: E402
 
-PX, PY = 0, 1
-# Initial bias of the weight head: w_i starts near 0.5 (alive ReLU, between PU-free and raw MET).
-_W0 = keras.initializers.Constant(0.5)  # feature columns holding the candidate's px, py (see data/met.py FEATURE_NAMES)
+PX, PY, PUPPI_W = 0, 1, 4  # feature columns of -px, -py and the PUPPI weight (see data/met.py FEATURE_NAMES)
 
 
 def _frac(bits: int, integer: int) -> int:
@@ -95,11 +96,11 @@ class _Q:
                 if k != "ones":  # constant 0/1 kernels are exact either way
                     setattr(self, k, QuantizerConfig("dummy", v.place) if not callable(v) else (lambda n, pl=v(2).place: QuantizerConfig("dummy", pl)))
 
-    def dense(self, rows, units, name, act="relu", iq=None, bias_init="zeros"):
+    def dense(self, rows, units, name, act="relu", iq=None, kernel_init="glorot_uniform"):
         """Per-candidate (or per-edge) dense layer: acts on the last axis of a 3-D tensor."""
         from hgq.layers import QEinsumDense
 
-        return QEinsumDense("bnf,fh->bnh", (rows, units), bias_axes="h", activation=act, name=name, bias_initializer=bias_init,
+        return QEinsumDense("bnf,fh->bnh", (rows, units), bias_axes="h", activation=act, name=name, kernel_initializer=kernel_init,
                             kq_conf=self.weight, bq_conf=self.bias, iq_conf=iq or self.act)  # fmt: skip
 
     def fixed(self, matrix: np.ndarray, width: int, name: str, iq, act=None):
@@ -120,6 +121,23 @@ def _log2(n: int) -> int:
     return int(np.ceil(np.log2(max(n, 2))))
 
 
+def _weight(q: _Q, x_in, z, n, n_feat):
+    """w_i = PUPPI weight_i + correction_i: the network refines PUPPI instead of learning it.
+
+    The correction head starts at zero (zero kernel and bias), so the untrained network is PUPPI
+    over its N candidates and training only has to learn the improvement; with a free weight head
+    the easy minimum of a MET loss at high pileup is w = 0 (MET = 0), which traps training.
+    w >= 0 is enforced after the sum (see _met).
+    """
+    from hgq.layers import QAdd
+
+    sel = np.zeros((n_feat, 1), np.float32)
+    sel[PUPPI_W, 0] = 1.0
+    pw = q.const("bnf,fc->bnc", (n, 1), sel, "pick_puppi_w", q.inp)(x_in)
+    dw = q.dense(n, 1, "weight_corr", act=None, kernel_init="zeros")(z)
+    return QAdd(iq_confs=(q.inp, q.act), name="weight")([pw, dw])
+
+
 def _met(q: _Q, x_in, w, n, n_feat):
     """MET = sum_i w_i p_i, with p = (px, py) picked from the input by a constant matrix.
 
@@ -133,7 +151,9 @@ def _met(q: _Q, x_in, w, n, n_feat):
     sel = np.zeros((n_feat, 2), np.float32)
     sel[PX, 0] = sel[PY, 1] = 1.0
     p = q.const("bnf,fc->bnc", (n, 2), sel, "pick_pxpy", q.inp)(x_in)
-    w2 = q.const("bnf,fc->bnc", (n, 2), np.ones((1, 2), np.float32), "weight_xy", q.w)(w)
+    # w >= 0: the unsigned saturating quantizer clips at 0 (and below 2); the ReLU does the same
+    # for the float twin (whose quantizers pass everything) and is a no-op after the quantizer.
+    w2 = q.const("bnf,fc->bnc", (n, 2), np.ones((1, 2), np.float32), "weight_xy", q.w, act="relu")(w)
     wp = QMultiply(iq_confs=(q.w, q.inp), name="weighted_p")([w2, p])
     # Lossless: the products' own format (their sum then needs no rounding either).
     s = q.fixed(np.ones((n, 1), np.float32), 2, "met_sum", q.prod)(wp)  # (1, 2)
@@ -163,7 +183,7 @@ def _quadratic(card: Card, n: int, n_feat: int, q: _Q) -> keras.Model:
         agg = q.fixed(to_recv, m.edge_out, "sum_to_receivers", q.act)(e)  # (N, De)
         node = keras.layers.Concatenate(axis=-1, name="node_in")([_requant(q, x_in, n, n_feat, m.edge_out), agg])
         h = q.dense(n, m.node_hidden, "fO_0", iq=q.sum_act(n))(node)
-        w = q.dense(n, 1, "weight", act="relu", bias_init=_W0)(h)
+        w = _weight(q, x_in, h, n, n_feat)
         out = _met(q, x_in, w, n, n_feat)
     return keras.Model(x_in, out, name=card.name)
 
@@ -180,7 +200,7 @@ def _linear(card: Card, n: int, n_feat: int, q: _Q) -> keras.Model:
         gb = q.fixed(np.ones((1, n), np.float32), m.edge_out, "broadcast", q.sum_act(n))(g)  # (N, De)
         node = keras.layers.Concatenate(axis=-1, name="node_in")([_requant(q, x_in, n, n_feat, m.edge_out), gb])
         z = q.dense(n, m.node_hidden, "fO_0", iq=q.sum_act(n))(node)
-        w = q.dense(n, 1, "weight", act="relu", bias_init=_W0)(z)
+        w = _weight(q, x_in, z, n, n_feat)
         out = _met(q, x_in, w, n, n_feat)
     return keras.Model(x_in, out, name=card.name)
 
