@@ -1,0 +1,56 @@
+"""JEDI-linear-style jet tagger in HGQ2: per-particle MLP, sum over particles, MLP (O(N), II = 1).
+
+Inputs per jet: (N, 3) constituent features (ln pT, Δη, Δφ, scaled by `inputs`), zero for absent
+constituents. The sum over particles is a frozen all-ones kernel (only adders in the RTL).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int = 1, input_bits: int = 8,
+          input_integer: int = 2, weight_bits: int = 6, activation_bits: int = 8, activation_integer: int = 3):  # fmt: skip
+    from hgq.config import QuantizerConfig
+    from hgq.layers import QDense, QEinsumDense
+    from hgq.quantizer import Quantizer
+
+    keras.utils.set_random_seed(seed)
+
+    def kif(place, bits, integer, overflow="SAT"):
+        return QuantizerConfig("kif", place, k0=True, i0=integer, f0=bits - 1 - integer, overflow_mode=overflow, trainable=False)
+
+    w, a = kif("weight", weight_bits, 0, "SAT_SYM"), kif("datalane", activation_bits, activation_integer)
+    b, inp = kif("bias", activation_bits, activation_integer), kif("datalane", input_bits, input_integer)
+    ones = QuantizerConfig("kif", "weight", k0=False, i0=1, f0=0, overflow_mode="SAT", trainable=False)
+    x_in = keras.Input((n, 3), name="constituents")
+    x = Quantizer(inp, name="input_q")(x_in)
+    h = QEinsumDense("bnf,fd->bnd", (n, hidden), bias_axes="d", activation="relu", kq_conf=w, bq_conf=b, iq_conf=inp,
+                     name="phi_1")(x)  # fmt: skip
+    h = QEinsumDense("bnd,de->bne", (n, latent), bias_axes="e", activation="relu", kq_conf=w, bq_conf=b, iq_conf=a,
+                     name="phi_2")(h)  # fmt: skip
+    pool = QEinsumDense("bne,n->be", (latent,), kq_conf=ones, iq_conf=a, name="sum_particles")
+    s = pool(h)
+    # The sum of n activations needs log2(n) more integer bits: the 8-bit grid would saturate it.
+    grow = int(np.ceil(np.log2(n)))
+    wide = kif("datalane", activation_bits + grow, activation_integer + grow)
+    h = QDense(hidden, activation="relu", kq_conf=w, bq_conf=b, iq_conf=wide, name="rho_1")(s)
+    out = QDense(n_classes, kq_conf=w, bq_conf=b, iq_conf=a, name="logits")(h)
+    model = keras.Model(x_in, out, name="jedi_linear")
+    pool.kernel.assign(np.ones(n, "float32"))
+    pool.trainable = False
+    return model
+
+
+def inputs(data: dict, n: int) -> np.ndarray:
+    """(J, n, 3): (ln pT - 4) / 2, 4 Δη, 4 Δφ of the n leading constituents (0 where absent)."""
+    c, mask = data["constituents"][:, :n].astype(np.float64), data["mask"][:, :n]
+    names = list(data["constituent_names"])
+    pt, eta, phi = (c[..., names.index(k)] for k in ("pt", "deta", "dphi"))
+    f = np.stack([(np.log(np.maximum(pt, 1e-3)) - 4) / 2, 4 * eta, 4 * phi], axis=-1)
+    return (f * mask[..., None]).astype(np.float32)
