@@ -165,6 +165,9 @@ class FirmwareSpec(_Strict):
     io_type: Literal["io_parallel"] = "io_parallel"
     open_synthesis: bool = Field(True, description="also run Yosys synth_xilinx in the estimate stage (~1-2 min)")
     cosim_vectors: int = Field(5000, ge=1, description="test vectors checked bit-exactly (capped by the test set)")
+    # Icarus evaluates the whole netlist every clock: ~20 vectors/s for the 16->5 MLP, well under one
+    # per second for cores of 300k LUT; Verilator (~17k vectors/s on the MLP) always checks all of them.
+    icarus_vectors: int = Field(1000, ge=1, description="the first cosim_vectors that Icarus checks too")
 
 
 class Card(_Strict):

@@ -25,9 +25,6 @@ console = Console(stderr=True)
 
 STAGES = ["data", "train", "hls", "rtl", "cosim", "estimate", "package", "report"]
 SIMULATORS = ("icarus", "verilator")
-# Icarus evaluates the whole netlist every clock (~20-30 vectors/s for the 16->5 MLP): it checks the
-# first 1000 vectors; Verilator (~17k vectors/s) checks all of them.
-SIM_MAX_VECTORS = {"icarus": 1000, "verilator": None}
 
 
 @dataclass(frozen=True)
@@ -203,6 +200,11 @@ def stage_rtl(point: Point, out: Path) -> dict:
     return {"core": core, "path": f"{how['model']} -> {how['rtl']}"}
 
 
+def sim_max_vectors(point: Point, simulator: str) -> int | None:
+    """How many of the core's vectors `simulator` checks (None: all): Icarus the card's icarus_vectors."""
+    return point.card.firmware.icarus_vectors if simulator == "icarus" else None
+
+
 def stage_cosim(point: Point, out: Path) -> dict:
     from .rtl.cosim import run_cosim
 
@@ -213,7 +215,8 @@ def stage_cosim(point: Point, out: Path) -> dict:
     # Both simulators side by side (Icarus dominates the stage), each in its own process because
     # the runner sets process-wide environment variables (Verilator's PATH, MAKEFLAGS).
     with ProcessPoolExecutor(len(SIMULATORS), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {s: pool.submit(run_cosim, core_dir, s, paths.build_dir() / "simbuild", SIM_MAX_VECTORS[s]) for s in SIMULATORS}
+        futures = {s: pool.submit(run_cosim, core_dir, s, paths.build_dir() / "simbuild", sim_max_vectors(point, s))
+                   for s in SIMULATORS}  # fmt: skip
         return {s: f.result() for s, f in futures.items()}
 
 

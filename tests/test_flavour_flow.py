@@ -30,8 +30,9 @@ def test_csim_and_both_simulators_bit_exact(tiny):
     hls = tiny.record("hls")
     assert hls["vectors"] == 300 and hls["mismatches"] == 0
     cosim = tiny.record("cosim")
-    for sim in ("icarus", "verilator"):
-        assert cosim[sim]["vectors"] == 300 and cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]
+    # Verilator checks every vector, Icarus the card's icarus_vectors (it is the slow one on large cores).
+    for sim, n in (("icarus", 150), ("verilator", 300)):
+        assert cosim[sim]["vectors"] == n and cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]
 
 
 @pytest.mark.slow

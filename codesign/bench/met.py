@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, nargs="+", default=[16, 32, 64, 128])
     ap.add_argument("--forms", nargs="+", default=["linear", "quadratic"])
     ap.add_argument("--quadratic-n", type=int, nargs="+", help="N values for the quadratic form (default: --n); its cost grows as N^2")
+    ap.add_argument("--extrapolate-n", type=int, nargs="*", default=[],
+                    help="N values whose quadratic-form cost is extrapolated (labelled) from >= 3 measured N, when tracing them is too slow here")
     ap.add_argument("--events", type=int, default=6000)
     ap.add_argument("--pileup", type=float, default=140.0)
     ap.add_argument("--epochs", type=int, default=20)
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
             res = {"form": form, "n": n, **res, "bench_wall_s": round(time.perf_counter() - t0, 1)}
             print(json.dumps(res), file=sys.stderr)
             points.append(res)
+    points += extrapolate(points, "quadratic", args.extrapolate_n)
     result = {
         "command": "python -m codesign.bench.met " + " ".join(argv if argv is not None else sys.argv[1:]),
         "card": args.card, "events": args.events, "n_test_events": next((p["n_test"] for p in points if "n_test" in p), None), "pileup": args.pileup, "epochs": args.epochs,
@@ -105,23 +108,53 @@ def main(argv=None) -> int:
     return 0
 
 
+def extrapolate(points: list[dict], form: str, ns: list[int]) -> list[dict]:
+    """Cost of `form` at N values not traced here, from the measured points of that form.
+
+    LUT/FF/DSP: a quadratic in N through (least squares over) the measured N — the all-pairs edge
+    network is replicated N(N-1) times, the node network N times; latency: a + b log2 N (adder trees).
+    Rows are marked `extrapolated` with the N they came from; they carry no physics.
+    """
+    import numpy as np
+
+    done = sorted((p for p in points if p["form"] == form and "error" not in p and not p.get("extrapolated")), key=lambda p: p["n"])
+    if not ns or len(done) < 3:
+        return [{"form": form, "n": n, "error": f"not extrapolated: {len(done)} measured {form} points, need 3"} for n in ns]
+    n = np.array([p["n"] for p in done], dtype=float)
+    fit = {k: np.polyfit(n, [p[k] for p in done], 2) for k in ("lut", "ff", "dsp")}
+    lat = np.polyfit(np.log2(n), [p["latency_cycles"] for p in done], 1)
+    clock = done[0]["latency_ns"] / done[0]["latency_cycles"]
+    rows = []
+    for m in ns:
+        cycles = int(round(np.polyval(lat, np.log2(m))))
+        rows.append({"form": form, "n": m, "extrapolated": True, "from_n": [p["n"] for p in done],
+                     **{k: int(round(np.polyval(f, m))) for k, f in fit.items()},
+                     "latency_cycles": cycles, "latency_ns": cycles * clock, "ii": 1,
+                     "cost_source": f"extrapolated from the da4ml cost of N = {', '.join(str(p['n']) for p in done)}"})  # fmt: skip
+    return rows
+
+
 def _f(v, fmt="{:.3g}"):
     return "—" if v is None else fmt.format(v)
 
 
 def _markdown(r: dict) -> str:
-    ok = [p for p in r["points"] if "error" not in p]
+    ok = [p for p in r["points"] if "error" not in p and not p.get("extrapolated")]
     bins = list(ok[0]["ratio_to_puppi"]) if ok else []
     cost = "\n".join(
-        f"| {p['form']} | {p['n']} | " + (f"{p['latency_cycles']} | {p['latency_ns']:g} | {p['ii']} | {p['lut']} | {p['ff']} | {p['dsp']} | "
-                                          f"{_f(p['ratio_to_puppi'].get('all'))} | {_f(p['response_above_100'])} |"
-                                          if "error" not in p else f"{p['error']} | | | | | | | |")
+        f"| {p['form']} | {p['n']}{' *' if p.get('extrapolated') else ''} | "
+        + (f"{p['latency_cycles']} | {p['latency_ns']:g} | {p['ii']} | {p['lut']} | {p['ff']} | {p['dsp']} | "
+           + (f"{_f(p['ratio_to_puppi'].get('all'))} | {_f(p['response_above_100'])} |" if "ratio_to_puppi" in p else "not trained | |")
+           if "error" not in p else f"{p['error']} | | | | | | | |")
         for p in r["points"]
     )  # fmt: skip
     ratio = "\n".join(f"| {p['form']} | {p['n']} | {net} | " + " | ".join(_f(p[key].get(b)) for b in bins) + " |" for p in ok
                       for net, key in (("quantized", "ratio_to_puppi"), ("float", "ratio_to_puppi_float")) if key in p)  # fmt: skip
     resp = "\n".join(f"| {p['form']} | {p['n']} | " + " | ".join(_f(p["response_by_bin"].get(b)) for b in bins if b != "all")
                      + f" | {_f(p.get('response_above_100_float'))} |" for p in ok)  # fmt: skip
+    ex = [p for p in r["points"] if p.get("extrapolated")]
+    extra = (f"\n\\* extrapolated, not measured: {ex[0]['cost_source']} (LUT/FF/DSP quadratic in N, latency a + b·log2 N); "
+             "tracing and training the all-pairs form at these N does not fit this 2-core machine.\n" if ex else "")
     return f"""# L1 MET interaction network: N scan, both forms
 
 Made by `{r['command']}` on {r['machine']}: {r['events']} events at <PU> = {r['pileup']:g} ({r.get('n_test_events')} held-out
@@ -130,7 +163,7 @@ test events), {r['epochs']} epochs float + {r['epochs']} quantization-aware per 
 | form | N | latency [cycles] | latency [ns] | II | LUT | FF | DSP | resolution ratio to PUPPI (all) | response (true MET > 100) |
 |---|---|---|---|---|---|---|---|---|---|
 {cost}
-
+{extra}
 Resolution ratio network / PUPPI per true-MET bin [GeV] (goal: <= 0.8 in every bin):
 
 | form | N | network | {" | ".join(bins)} |

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
             with tempfile.TemporaryDirectory(dir=paths.build_dir()) as fresh:
                 builds.append(run_cosim(core_dir, sim, Path(fresh), max_vectors=10)["build_s"])
         warm = paths.build_dir() / "simbuild"
-        cap = flow.SIM_MAX_VECTORS[sim]
+        cap = flow.sim_max_vectors(point, sim)
         run_cosim(core_dir, sim, warm, max_vectors=10)  # make sure the cached build exists
         for _ in range(args.runs):
             r = run_cosim(core_dir, sim, warm, max_vectors=cap)

