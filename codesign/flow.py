@@ -87,7 +87,12 @@ class Point:
 
     @property
     def stages(self) -> list[str]:
-        """The stages this point has: a user's QONNX file has no data stage."""
+        """The stages this point has: a user's QONNX file has no data stage, a float offline model
+        (torch + ONNX) no firmware stages: data, train and its physics report."""
+        from .quant import is_float
+
+        if not self.onnx and is_float(self.card):
+            return ["data", "train", "report"]
         return [s for s in STAGES if not (self.onnx and s == "data")]
 
     @property
@@ -287,6 +292,14 @@ def plan(targets: tuple[str, ...] | list[str]) -> list[str]:
 
 def run(point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> dict[str, dict]:
     """Run `until` (or all `targets`) and what they need; finished stages are skipped."""
+    for t in targets or (until,):
+        if t in STAGES and t not in point.stages:
+            from .quant import is_float
+
+            what = (f"model '{point.card.model.kind}' is a float offline model (torch + ONNX)" if is_float(point.card)
+                    else "a user's QONNX file comes trained")  # fmt: skip
+            raise CodesignError(f"{point.card.source or point.name}: stage '{t}' does not apply: {what}; "
+                                f"its stages are {', '.join(point.stages)}")  # fmt: skip
     records = {}
     for stage in [s for s in plan(targets or (until,)) if s in point.stages]:
         records[stage] = run_stage(point, stage, force=stage in force)

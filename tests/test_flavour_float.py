@@ -95,4 +95,9 @@ def test_cards_validate_and_firmware_is_refused(tmp_path):
     assert set(m["flavour"]["auc"]) == {"b_vs_light", "b_vs_c", "c_vs_light", "c_vs_b"}
     assert m["onnxruntime_max_abs_diff"] < 1e-3 and (train_dir / "float_model.onnx").exists()
     r = codesign("rtl", str(REPO / "models" / "flavour_part.toml"), "--preset", "tiny", home=home, check=False)
-    assert r.returncode != 0 and "float offline model" in r.stderr
+    assert r.returncode != 0 and "float offline model" in r.stderr and not list(home.glob("build/points/*/rtl"))
+    # `run` on a float card: data, train and the physics report (discriminant ROC curves), no bundle.
+    codesign("run", str(REPO / "models" / "flavour_part.toml"), "--preset", "tiny", home=home)
+    report = next((home / "reports").glob("flavour_part-*"))
+    assert (report / "roc_flavour.png").stat().st_size > 10_000 and "b vs light" in (report / "index.html").read_text()
+    assert not (home / "firmware").exists()

@@ -18,6 +18,11 @@ TRAINERS = {
 }
 
 
+def is_float(card) -> bool:
+    """An offline float model (torch + ONNX): it has physics but no firmware stages."""
+    return TRAINERS.get((card.model.kind, card.model.frontend)) == "train_float"
+
+
 def trainer(card):
     """The trainer module for `card` (error naming the field if there is none)."""
     from ..errors import CodesignError

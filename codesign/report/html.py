@@ -15,6 +15,8 @@ def _plots(ref: dict, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mplhep as hep
+
+    from .label import label
     from scipy.special import softmax
     from sklearn.metrics import confusion_matrix, roc_curve
 
@@ -29,7 +31,7 @@ def _plots(ref: dict, out: Path) -> list[str]:
             ax.plot(tpr, np.maximum(fpr, 1e-4), label=f"{name} vs rest")
     ax.set(yscale="log", xlabel="signal efficiency", ylabel="background efficiency", ylim=(1e-4, 1.2))
     ax.legend(loc="lower right")
-    hep.cms.label(llabel="Simulation", data=True, rlabel="Pythia 8, 13 TeV", ax=ax, loc=0)
+    label(ax, "13 TeV")
     fig.savefig(out / "roc.png", dpi=90, bbox_inches="tight")
     plt.close(fig)
 
@@ -53,6 +55,23 @@ def _table(rows: list[tuple], head: tuple) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
+def _firmware_html(point) -> str:
+    hls, cosim, cost = point.record("hls"), point.record("cosim"), point.record("estimate")
+    core = point.record("rtl")["core"]
+    exact = [("HLS C-sim (g++)", hls["vectors"], hls["mismatches"], f"compile {hls['compile_s']} s")] + [
+        (f"RTL cocotb ({s})", r["vectors"], r["mismatches"], f"build {r['build_s']} s, {r['vectors_per_s']:.0f} vectors/s")
+        for s, r in cosim.items() if isinstance(r, dict) and "vectors" in r
+    ]  # fmt: skip
+    costs = [(e["quantity"], e["value"], e["design"], e["source"]) for e in cost["estimates"]]
+
+    return f"""<h2>Bit-exactness against the Python model</h2>
+{_table(exact, ("check", "vectors", "mismatching events", "timing"))}
+<h2>Cost</h2><p>Target clock {point.card.firmware.clock_ns} ns, part {point.card.firmware.part}.
+No vendor tool ran: every figure names its source.</p>{_table(costs, ("quantity", "value", "design", "source"))}
+<h2>Artifacts</h2><p>IP bundle: <code>{html.escape(str(point.bundle_dir))}</code> (README.md, manifest.json);
+RTL top <code>{html.escape(str(core.get("top", "")))}</code>.</p>"""
+
+
 def write_report(point, out: Path) -> dict:
     train = point.record("train")
     ref = dict(np.load(point.train_dir / "reference.npz"))
@@ -63,8 +82,14 @@ def write_report(point, out: Path) -> dict:
         pngs = met_plots.plots(train, out)
     else:
         pngs = _plots(ref, out) if "labels" in ref else []  # a user's QONNX file comes without labels
-    hls, cosim, cost = point.record("hls"), point.record("cosim"), point.record("estimate")
-    core = point.record("rtl")["core"]
+    if "flavour" in train:
+        from .flavour_plots import roc_panels
+
+        pngs.append(roc_panels({point.name: (ref["y"], ref["labels"], ref["class_names"])}, out, "roc_flavour.png", "13 TeV, test jets"))
+    firmware = _firmware_html(point) if "hls" in point.stages else (
+        "<h2>Firmware</h2><p>None: a float offline model (torch); its ONNX export "
+        f"(<code>{html.escape(str(point.train_dir / 'float_model.onnx'))}</code>) matched onnxruntime to "
+        f"{train.get('onnxruntime_max_abs_diff', float('nan')):.2g} on the test jets.</p>")  # fmt: skip
 
     physics = [("accuracy", f"{train['accuracy']:.4f}")] + [
         (f"ROC AUC {c}", f"{v:.4f}") for c, v in train["roc_auc"].items() if v is not None
@@ -80,12 +105,6 @@ def write_report(point, out: Path) -> dict:
                          + _table(*met_plots.table_rows(train)))  # fmt: skip
     events = (f"{train['n_train']} training / {train['n_test']} test {'events' if regression else 'jets'} (Pythia 8, generated locally)" if "n_train" in train
               else f"QONNX file {train.get('file', '')}")  # fmt: skip
-    exact = [("HLS C-sim (g++)", hls["vectors"], hls["mismatches"], f"compile {hls['compile_s']} s")] + [
-        (f"RTL cocotb ({s})", r["vectors"], r["mismatches"], f"build {r['build_s']} s, {r['vectors_per_s']:.0f} vectors/s")
-        for s, r in cosim.items() if isinstance(r, dict) and "vectors" in r
-    ]  # fmt: skip
-    costs = [(e["quantity"], e["value"], e["design"], e["source"]) for e in cost["estimates"]]
-
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{point.name} {point.key}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}
@@ -93,14 +112,9 @@ th{{background:#eef}}img{{max-width:48%}}code{{background:#f4f4f4}}</style></hea
 <h1>{html.escape(point.name)} <small>design point {point.key}</small></h1>
 <p>{html.escape(point.card.description)}. Card: <code>{html.escape(point.card.source)}</code>;
 {html.escape(events)}.</p>
-<h2>Physics (quantized model, test set)</h2>{physics_table}
+<h2>Physics ({"quantized" if "hls" in point.stages else "float"} model, test set)</h2>{physics_table}
 {"".join(f'<img src="{p}">' for p in pngs)}
-<h2>Bit-exactness against the Python model</h2>
-{_table(exact, ("check", "vectors", "mismatching events", "timing"))}
-<h2>Cost</h2><p>Target clock {point.card.firmware.clock_ns} ns, part {point.card.firmware.part}.
-No vendor tool ran: every figure names its source.</p>{_table(costs, ("quantity", "value", "design", "source"))}
-<h2>Artifacts</h2><p>IP bundle: <code>{html.escape(str(point.bundle_dir))}</code> (README.md, manifest.json);
-RTL top <code>{html.escape(str(core.get("top", "")))}</code>.</p>
+{firmware}
 </body></html>"""
     (out / "index.html").write_text(page)
     return {"index": str(point.report_dir / "index.html"), "plots": pngs}

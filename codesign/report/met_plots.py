@@ -16,6 +16,8 @@ def plots(metrics: dict, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
     import mplhep as hep
 
+    from .label import label
+
     hep.style.use("CMS")
     met = metrics["met"]
     names = [m for m in met["methods"] if m in STYLE]
@@ -41,7 +43,7 @@ def plots(metrics: dict, out: Path) -> list[str]:
         if key == "response":
             ax.axhline(1.0, color="grey", ls="--")
         ax.legend(fontsize=14)
-        hep.cms.label(llabel="Simulation", data=True, rlabel="Pythia 8, 14 TeV", ax=ax, loc=0, fontsize=14)
+        label(ax, "14 TeV", fontsize=14)
         fig.savefig(out / fname, dpi=80, bbox_inches="tight")
         plt.close(fig)
         pngs.append(fname)
@@ -59,7 +61,7 @@ def plots(metrics: dict, out: Path) -> list[str]:
     ax.set_xticks(centers(labels), labels, rotation=45, fontsize=12)
     ax.set(xlabel="true MET [GeV]", ylabel="resolution ratio network / PUPPI")
     ax.legend(fontsize=14)
-    hep.cms.label(llabel="Simulation", data=True, rlabel="test set", ax=ax, loc=0, fontsize=14)
+    label(ax, "14 TeV, test set", fontsize=14)
     fig.savefig(out / "ratio_to_puppi.png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return ["ratio_to_puppi.png", *pngs]

@@ -39,6 +39,8 @@ def _plot(rows, x, xlabel, pick, out: Path) -> str:
     import matplotlib.pyplot as plt
     import mplhep as hep
 
+    from .label import label
+
     hep.style.use("CMS")
     fig, ax = plt.subplots(figsize=(8, 6.5))
     have = [r for r in rows if x in r["metrics"]]
@@ -51,7 +53,7 @@ def _plot(rows, x, xlabel, pick, out: Path) -> str:
         ax.annotate(str(r["id"]), (r["metrics"][x], r["metrics"]["accuracy"]), fontsize=11, xytext=(4, -12), textcoords="offset points")
     ax.set(xlabel=xlabel, ylabel="accuracy (quantized, test set)")
     ax.legend(loc="lower right", fontsize=14)
-    hep.cms.label(llabel="Simulation", data=True, rlabel="Pythia 8, 13 TeV", ax=ax, loc=0, fontsize=16)
+    label(ax, "13 TeV", fontsize=16)
     name = f"pareto_{x}.png"
     fig.savefig(out / name, dpi=90, bbox_inches="tight")
     plt.close(fig)

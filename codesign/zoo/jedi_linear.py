@@ -15,33 +15,37 @@ import numpy as np  # noqa: E402
 
 
 def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int = 1, input_bits: int = 8,
-          input_integer: int = 2, weight_bits: int = 6, activation_bits: int = 8, activation_integer: int = 3):  # fmt: skip
-    from hgq.config import QuantizerConfig
+          input_integer: int = 2, weight_bits: int = 6, activation_bits: int = 8, activation_integer: int = 3,
+          trainable: bool = False, beta: float = 0.0):  # fmt: skip
+    """`trainable`: HGQ bit widths learned per weight and activation, EBOPs-regularised with `beta`
+    (the published JEDI-linear trains its bit widths this way); else the fixed formats given."""
+    from hgq.config import LayerConfigScope, QuantizerConfig
     from hgq.layers import QDense, QEinsumDense
     from hgq.quantizer import Quantizer
 
     keras.utils.set_random_seed(seed)
 
     def kif(place, bits, integer, overflow="SAT"):
-        return QuantizerConfig("kif", place, k0=True, i0=integer, f0=bits - 1 - integer, overflow_mode=overflow, trainable=False)
+        return QuantizerConfig("kif", place, k0=True, i0=integer, f0=bits - 1 - integer, overflow_mode=overflow, trainable=trainable)
 
     w, a = kif("weight", weight_bits, 0, "SAT_SYM"), kif("datalane", activation_bits, activation_integer)
     b, inp = kif("bias", activation_bits, activation_integer), kif("datalane", input_bits, input_integer)
     ones = QuantizerConfig("kif", "weight", k0=False, i0=1, f0=0, overflow_mode="SAT", trainable=False)
-    x_in = keras.Input((n, 3), name="constituents")
-    x = Quantizer(inp, name="input_q")(x_in)
-    h = QEinsumDense("bnf,fd->bnd", (n, hidden), bias_axes="d", activation="relu", kq_conf=w, bq_conf=b, iq_conf=inp,
-                     name="phi_1")(x)  # fmt: skip
-    h = QEinsumDense("bnd,de->bne", (n, latent), bias_axes="e", activation="relu", kq_conf=w, bq_conf=b, iq_conf=a,
-                     name="phi_2")(h)  # fmt: skip
-    pool = QEinsumDense("bne,n->be", (latent,), kq_conf=ones, iq_conf=a, name="sum_particles")
-    s = pool(h)
-    # The sum of n activations needs log2(n) more integer bits: the 8-bit grid would saturate it.
-    grow = int(np.ceil(np.log2(n)))
-    wide = kif("datalane", activation_bits + grow, activation_integer + grow)
-    h = QDense(hidden, activation="relu", kq_conf=w, bq_conf=b, iq_conf=wide, name="rho_1")(s)
-    out = QDense(n_classes, kq_conf=w, bq_conf=b, iq_conf=a, name="logits")(h)
-    model = keras.Model(x_in, out, name="jedi_linear")
+    with LayerConfigScope(enable_ebops=trainable, beta0=beta if trainable else 0.0):
+        x_in = keras.Input((n, 3), name="constituents")
+        x = Quantizer(inp, name="input_q")(x_in)
+        h = QEinsumDense("bnf,fd->bnd", (n, hidden), bias_axes="d", activation="relu", kq_conf=w, bq_conf=b, iq_conf=inp,
+                         name="phi_1")(x)  # fmt: skip
+        h = QEinsumDense("bnd,de->bne", (n, latent), bias_axes="e", activation="relu", kq_conf=w, bq_conf=b, iq_conf=a,
+                         name="phi_2")(h)  # fmt: skip
+        pool = QEinsumDense("bne,n->be", (latent,), kq_conf=ones, iq_conf=a, name="sum_particles")
+        s = pool(h)
+        # The sum of n activations needs log2(n) more integer bits: the 8-bit grid would saturate it.
+        grow = int(np.ceil(np.log2(n)))
+        wide = kif("datalane", activation_bits + grow, activation_integer + grow)
+        h = QDense(hidden, activation="relu", kq_conf=w, bq_conf=b, iq_conf=wide, name="rho_1")(s)
+        out = QDense(n_classes, kq_conf=w, bq_conf=b, iq_conf=a, name="logits")(h)
+        model = keras.Model(x_in, out, name="jedi_linear")
     pool.kernel.assign(np.ones(n, "float32"))
     pool.trainable = False
     return model
