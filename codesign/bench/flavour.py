@@ -81,7 +81,7 @@ def _run(kind: str, card_path: str, overrides: dict, q) -> None:
         point = _point(card_path, overrides)
         t0 = time.perf_counter()
         rec = flow.run(point, targets=("train",))
-        res = {"key": point.key, "train_s": rec["train"]["seconds"], **_physics(point.train_dir)}
+        res = {"key": point.key, "train_dir": str(point.train_dir), "train_s": rec["train"]["seconds"], **_physics(point.train_dir)}
         if kind == "l1":  # the trace of a big core takes minutes: kept beside the build, keyed by the point
             from ..paths import build_dir
 
@@ -95,7 +95,7 @@ def _run(kind: str, card_path: str, overrides: dict, q) -> None:
         q.put({"error": f"{type(e).__name__}: {e}"[:500]})
 
 
-def _jedi(n: int, epochs: int, n_per_class: int, clock_ns: float) -> dict:
+def _jedi(n: int, epochs: int, n_per_class: int, clock_ns: float, variant: str = "16:16:fixed") -> dict:
     """JEDI-linear-style HGQ2 tagger (zoo/jedi_linear.py) on the 5-class jets: accuracy and da4ml cost."""
     import keras
     import numpy as np
@@ -108,8 +108,12 @@ def _jedi(n: int, epochs: int, n_per_class: int, clock_ns: float) -> dict:
     x = to_grid(jedi_linear.inputs(data, n), (1, 2, 5))  # the model's 8-bit input grid
     labels = data["labels"].astype(np.int64)
     tr, te = split(len(labels), 0.3, 1)
-    model = jedi_linear.build(n, len(data["class_names"]))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hidden, latent, bits, *beta = variant.split(":")
+    trainable, beta = bits == "hgq", float(beta[0]) if beta else 0.0
+    model = jedi_linear.build(n, len(data["class_names"]), hidden=int(hidden), latent=int(latent), trainable=trainable, beta=beta)
+    steps = epochs * (int(len(tr) * 0.85) // 256 + 1)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
     t0 = time.perf_counter()
     model.fit(x[tr], labels[tr], epochs=epochs, batch_size=256, validation_split=0.15, verbose=0)
     train_s = time.perf_counter() - t0
@@ -129,8 +133,10 @@ def _jedi(n: int, epochs: int, n_per_class: int, clock_ns: float) -> dict:
         cost = _l1_cost(p)
     return {"particles": n, "accuracy": float((y.argmax(1) == labels[te]).mean()), "epochs": epochs,
             "n_train": int(len(tr)), "n_test": int(len(te)), "jets_per_class": n_per_class, "train_s": round(train_s, 1),
-            "cost": cost, "model": "per-particle MLP 3-16-16 (ReLU), sum over particles (5 bits wider), MLP 16-16-5; "
-            "HGQ2 8-bit activations, 6-bit weights (fixed, not trained bit widths)"}  # fmt: skip
+            "cost": cost, "variant": variant,
+            "model": f"per-particle MLP 3-{hidden}-{latent} (ReLU), sum over particles, MLP {latent}-{hidden}-5; HGQ2 "
+                     + (f"bit widths trained per weight and activation (EBOPs, beta {beta:g}) from 8-bit activations, 6-bit weights"
+                        if trainable else "8-bit activations, 6-bit weights (fixed formats)")}  # fmt: skip
 
 
 def _run_jedi(args, q) -> None:
@@ -176,7 +182,9 @@ def main(argv=None) -> int:
     ap.add_argument("--float-epochs", type=int, help="override the float cards' epochs (default: the cards')")
     ap.add_argument("--skip-float", action="store_true", help="only the L1 scan")
     ap.add_argument("--jedi", action="store_true", help="also a JEDI-linear-style HGQ2 tagger on the 5-class jets (32 particles)")
-    ap.add_argument("--jedi-epochs", type=int, default=15)
+    ap.add_argument("--jedi-epochs", type=int, default=60)
+    ap.add_argument("--jedi-variants", nargs="+", default=["16:16:fixed", "32:32:hgq:3e-6"],
+                    help="hidden:latent:fixed or hidden:latent:hgq:beta (trained bit widths)")
     ap.add_argument("--point-timeout", type=float, default=900.0)
     ap.add_argument("--out", default="reports/bench")
     args = ap.parse_args(argv)
@@ -198,7 +206,8 @@ def main(argv=None) -> int:
     l1_card = _point(L1_CARD, {}).card
     jedi = None
     if args.jedi:
-        jedi = _in_subprocess("jedi", None, {"args": (32, args.jedi_epochs, 4000, l1_card.firmware.clock_ns)}, args.point_timeout)
+        jedi = [_in_subprocess("jedi", None, {"args": (32, args.jedi_epochs, 4000, l1_card.firmware.clock_ns, v)}, args.point_timeout)
+                for v in args.jedi_variants]  # fmt: skip
     result = {
         "command": "python -m codesign.bench.flavour " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()}, 2 cores (shared)",
@@ -215,10 +224,31 @@ def main(argv=None) -> int:
     }  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    result["roc_plot"] = _roc_plot(result, out)
     (out / "flavour.json").write_text(json.dumps(result, indent=1))
     (out / "flavour.md").write_text(_markdown(result))
     print((out / "flavour.md").read_text())
     return 0
+
+
+def _roc_plot(r: dict, out: Path) -> str | None:
+    """The float references and the best L1 configuration (b vs light AUC) overlaid, on the same test jets."""
+    import numpy as np
+
+    from ..report.flavour_plots import roc_panels
+
+    l1 = [p for p in r["l1"] if "error" not in p]
+    best = max(l1, key=lambda p: p["auc"]["b_vs_light"], default=None)
+    rows = [(n, p) for n, p in r["float"].items() if "error" not in p]
+    if best:
+        rows.append((f"L1 HGQ2 H={best['heads']} D={best['embed']} N={best['n']}", best))
+    models = {}
+    for name, p in rows:
+        ref = np.load(Path(p["train_dir"]) / "reference.npz")
+        models[name] = (ref["y"], ref["labels"], ref["class_names"])
+    if not models:
+        return None
+    return roc_panels(models, out, "flavour_roc.png", f"13 TeV, {r['data']['n_events_per_sample']} events per sample")
 
 
 def _f(v, fmt="{:.3f}"):
@@ -247,13 +277,14 @@ def _markdown(r: dict) -> str:
            if "error" not in p and (c := p["cost"]) else f"{p['error']} | | | | | | | |")
         for p in r["l1"]
     )  # fmt: skip
-    j = r.get("jedi_linear")
-    if j and "error" not in j:
-        c = j["cost"]
-        jrow = (f"| JEDI-linear-style (this project, HGQ2) | {j['particles']} | {j['accuracy']:.1%} | {c['lut']} | {c['ff']} | {c['dsp']} | "
-                f"{c['latency_cycles']} / {c['latency_ns']:g} ns |\n")  # fmt: skip
-    else:
-        jrow = f"| JEDI-linear-style (this project) | — | {j['error'] if j else 'not run (--jedi)'} | | | | |\n"
+    js = r.get("jedi_linear") or []
+    jrow = "".join(
+        f"| JEDI-linear-style {j['variant']} (this project) | {j['particles']} | {j['accuracy']:.1%} | {j['cost']['lut']} | {j['cost']['ff']} | "
+        f"{j['cost']['dsp']} | {j['cost']['latency_cycles']} / {j['cost']['latency_ns']:g} ns |\n"
+        if "error" not in j else f"| JEDI-linear-style (this project) | — | {j['error']} | | | | |\n" for j in js
+    ) or "| JEDI-linear-style (this project) | — | not run (--jedi) | | | | |\n"  # fmt: skip
+    jdesc = "; ".join(f"{j['variant']}: {j['model']}" for j in js if "error" not in j) or "—"
+    j = next((j for j in js if "error" not in j), {})
     counts = ", ".join(f"{k} {v}" for k, v in ok[0][1].get("counts", {}).items()) if ok else "—"
     errors = "\n".join(f"- {n}: {p['error']}" for n, p in _rows(r) if "error" in p) or "- none"
     a = r["anchor"]
@@ -270,7 +301,7 @@ clock {r['clock_ns']} ns, {r['part']}.
 | model | accuracy | AUC b vs light | AUC b vs c | AUC c vs light | AUC c vs b | parameters |
 |---|---|---|---|---|---|---|
 {auc}
-
+{f"{chr(10)}![ROC curves of the four discriminants: float references and the best L1 configuration]({r['roc_plot']}){chr(10)}" if r.get("roc_plot") else ""}
 ## Light-jet mistag at 70% / 85% b efficiency, per jet pT [GeV]
 
 Test jets (same split for every model): {counts}. A mistag of 0 means below 1 / (light jets in the bin).
@@ -291,11 +322,10 @@ Test jets (same split for every model): {counts}. A mistag of 0 means below 1 / 
 |---|---|---|---|---|---|---|
 {jrow}| {a['model']} | {a['particles']} | {a['accuracy']:.1%} | {a['lut']} | — | — | {a['latency_cycles']} / {a['latency_ns']} ns |
 
-The project's jets are generated locally (codesign data jets, {(j or {}).get('jets_per_class', '—')} jets per class), not the
-public hls4ml file: accuracies compare in kind, not to the digit. On these jets the project's 16-feature MLP
-reaches 72.6% (reports/bench/slice.md); this JEDI-linear-style model ({(j or {}).get('model', '—')};
-{(j or {}).get('epochs', '—')} epochs) is far from the anchor's accuracy and cost: the anchor trains its bit widths
-(HGQ) and uses wider networks.
+The project's jets are generated locally (codesign data jets, {j.get('jets_per_class', '—')} jets per class, {j.get('n_train', '—')} for
+training), not the public hls4ml file (which has ~600k training jets): accuracies compare in kind, not to the digit.
+On these jets the project's 16-feature MLP reaches 72.6% (reports/bench/slice.md). Models: {jdesc};
+{j.get('epochs', '—')} epochs, cosine learning-rate decay; inputs ln pT, Δη, Δφ of the 32 leading constituents (as the anchor: pT/η/φ only).
 
 Anchor: {a['model']}: {a['particles']} particles, {a['accuracy']:.1%} accuracy, {a['lut']} LUT, {a['latency_cycles']} cycles /
 {a['latency_ns']} ns on VU13P ({a['data']}; a different task and data set: the 5-class jet tagging accuracy is not a
