@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-float", action="store_true", help="only the L1 scan")
     ap.add_argument("--jedi", action="store_true", help="also a JEDI-linear-style HGQ2 tagger on the 5-class jets (32 particles)")
     ap.add_argument("--jedi-epochs", type=int, default=60)
-    ap.add_argument("--jedi-variants", nargs="+", default=["16:16:fixed", "32:32:hgq:3e-6"],
+    ap.add_argument("--jedi-variants", nargs="+", default=["16:16:fixed", "32:32:fixed", "32:32:hgq:1e-7"],
                     help="hidden:latent:fixed or hidden:latent:hgq:beta (trained bit widths)")
     ap.add_argument("--point-timeout", type=float, default=900.0)
     ap.add_argument("--out", default="reports/bench")

@@ -47,6 +47,7 @@ def _run_point(card_path: str, overrides: dict, q) -> None:
             "ratio_to_puppi_float": train["met"]["ratio_to_puppi"]["float network"],
             "response_above_100_float": train["met"]["high_met"]["float network"]["response"],
             "response_by_bin": {b: v["response"] for b, v in train["met"]["vs_true_met"]["quantized network"].items()},
+            "test_events_by_bin": {b: v["events"] for b, v in train["met"]["vs_true_met"]["puppi"].items()},
             "res_xy": {m: train["met"]["overall"][m]["res_xy"] for m in train["met"]["methods"]},
             "n_test": train["n_test"], "wall_s": round(time.perf_counter() - t0, 1),
         })  # fmt: skip
@@ -150,6 +151,9 @@ def _markdown(r: dict) -> str:
     )  # fmt: skip
     ratio = "\n".join(f"| {p['form']} | {p['n']} | {net} | " + " | ".join(_f(p[key].get(b)) for b in bins) + " |" for p in ok
                       for net, key in (("quantized", "ratio_to_puppi"), ("float", "ratio_to_puppi_float")) if key in p)  # fmt: skip
+    n_by_bin = ok[0].get("test_events_by_bin", {}) if ok else {}
+    counts = (f"| test events | | | " + " | ".join(str(n_by_bin.get(b, "—")) for b in bins if b != "all") + f" | {r.get('n_test_events')} |"
+              if n_by_bin else "")  # fmt: skip
     resp = "\n".join(f"| {p['form']} | {p['n']} | " + " | ".join(_f(p["response_by_bin"].get(b)) for b in bins if b != "all")
                      + f" | {_f(p.get('response_above_100_float'))} |" for p in ok)  # fmt: skip
     ex = [p for p in r["points"] if p.get("extrapolated")]
@@ -164,11 +168,18 @@ test events), {r['epochs']} epochs float + {r['epochs']} quantization-aware per 
 |---|---|---|---|---|---|---|---|---|---|
 {cost}
 {extra}
+For scale, the VU13P (xcvu13p) has 1,728k LUT, 3,456k FF and 12,288 DSP: the all-pairs form does not fit one
+device from N = 32 on, the linear form fits up to N = 128 (with room for little else at 128).
+
 Resolution ratio network / PUPPI per true-MET bin [GeV] (goal: <= 0.8 in every bin):
 
 | form | N | network | {" | ".join(bins)} |
 |---|---|---|{"---|" * len(bins)}
 {ratio}
+{counts}
+
+The widths come from the test events in each bin (row above): where a bin holds a few tens of events its ratio carries a
+statistical error of tens of percent, so the bins above 150 GeV are indicative only; more events (`--events`) narrow them.
 
 Response ⟨MET·n / |true MET|⟩ of the quantized network per true-MET bin [GeV] (— : no response below 20 GeV or too few events):
 
