@@ -248,7 +248,7 @@ def _roc_plot(r: dict, out: Path) -> str | None:
         models[name] = (ref["y"], ref["labels"], ref["class_names"])
     if not models:
         return None
-    return roc_panels(models, out, "flavour_roc.png", f"13 TeV, {r['data']['n_events_per_sample']} events per sample")
+    return roc_panels(models, out, "flavour_roc.png", "13 TeV")
 
 
 def _f(v, fmt="{:.3f}"):

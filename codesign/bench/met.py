@@ -5,7 +5,7 @@ For each network form and candidate count N: train on one shared dataset (the ca
 da4ml's cost model; open synthesis off: Yosys on designs this size takes longer than the bench).
 Physics per point: the x/y resolution ratio to PUPPI per true-MET bin and the response, on the
 test events. A point that does not finish within --point-timeout seconds is recorded as such.
-Writes reports/bench/met.json and met.md.
+Writes reports/bench/met.json and met.md (--name changes the file stem, for a second scan beside it).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--point-timeout", type=float, default=900.0)
     ap.add_argument("--out", default="reports/bench")
+    ap.add_argument("--name", default="met", help="file stem of the results in --out")
     args = ap.parse_args(argv)
 
     ctx = mp.get_context("spawn")
@@ -103,9 +104,9 @@ def main(argv=None) -> int:
     }  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "met.json").write_text(json.dumps(result, indent=1))
-    (out / "met.md").write_text(_markdown(result))
-    print((out / "met.md").read_text())
+    (out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{args.name}.md").write_text(_markdown(result))
+    print((out / f"{args.name}.md").read_text())
     return 0
 
 
