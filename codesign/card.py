@@ -27,7 +27,8 @@ class _Strict(BaseModel):
 
 class DataSpec(_Strict):
     dataset: Literal["jets"] = "jets"
-    inputs: Literal["features"] = "features"
+    # features: the 16 high-level features (mlp); constituents: ln pT, Δη, Δφ per particle (jedi_linear)
+    inputs: Literal["features", "constituents"] = "features"
     n_per_class: int = Field(4000, ge=10, description="jets generated per class")
     test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
     seed: int = 1
@@ -38,6 +39,16 @@ class ModelSpec(_Strict):
     frontend: Literal["hgq2", "qkeras", "brevitas"] = "hgq2"  # brevitas: PyTorch, through QONNX
     hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
     activation: Literal["relu"] = "relu"
+
+
+class JediModelSpec(_Strict):
+    """JEDI-linear-style tagger (zoo/jedi_linear.py): per-particle MLP, sum over particles, MLP; O(N)."""
+
+    kind: Literal["jedi_linear"] = "jedi_linear"
+    frontend: Literal["hgq2"] = "hgq2"
+    n_particles: int = Field(32, ge=2, le=150, description="leading-pT constituents the core sees")
+    hidden: int = Field(16, ge=1, description="width of the per-particle MLP's first layer and of the jet MLP")
+    latent: int = Field(16, ge=1, description="per-particle output width, summed over particles")
 
 
 class FlavourDataSpec(_Strict):
@@ -123,7 +134,8 @@ DataSection = Annotated[
 ]
 ModelSection = Annotated[
     Annotated[ModelSpec, Tag("mlp")] | Annotated[FlavourL1ModelSpec, Tag("flavour_l1")] | Annotated[MetModelSpec, Tag("met_gnn")]
-    | Annotated[FlavourPartModelSpec, Tag("part")] | Annotated[DeepJetModelSpec, Tag("deepjet")],
+    | Annotated[FlavourPartModelSpec, Tag("part")] | Annotated[DeepJetModelSpec, Tag("deepjet")]
+    | Annotated[JediModelSpec, Tag("jedi_linear")],
     _tag("kind", "mlp"),
 ]
 
@@ -196,9 +208,10 @@ class Card(_Strict):
                 raise CodesignError(f"{self.source}: field 'presets.{preset}.{section}': not a card section")
             merged[section] = {**merged[section], **fields}
         try:
-            return Card.model_validate({**merged, "source": self.source})
+            card = Card.model_validate({**merged, "source": self.source})
         except ValidationError as e:
             raise CodesignError(f"{self.source}: field 'presets.{preset}.{_where(e)}") from None
+        return _consistent(card, f"presets.{preset}.")
 
     def train_key(self) -> str:
         """Key of everything training depends on: points differing only in firmware share it."""
@@ -228,6 +241,19 @@ def load_card(path: str | Path) -> Card:
         raise CodesignError(f"{path}: field '{_where(e)}") from None
     for name in card.presets:  # a bad preset fails at load, not when first used
         card.with_preset(name)
+    return _consistent(card)
+
+
+# Which jet inputs each model kind on the jets dataset reads.
+_JET_INPUTS = {"mlp": "features", "jedi_linear": "constituents"}
+
+
+def _consistent(card: Card, prefix: str = "") -> Card:
+    """Checks across sections that field validation cannot see."""
+    want = _JET_INPUTS.get(card.model.kind)
+    if card.data.dataset == "jets" and want and card.data.inputs != want:
+        raise CodesignError(f"{card.source}: field '{prefix}data.inputs': model kind '{card.model.kind}' reads the jet "
+                            f"{want}; expected \"{want}\" (got \"{card.data.inputs}\")")  # fmt: skip
     return card
 
 

@@ -11,6 +11,8 @@ On one flavour data set (the cards' data with --events Pythia events per sample)
 Physics per model on the same test jets: AUCs (b vs light, b vs c, c vs light, c vs b) and the
 light mistag at 70% / 85% b efficiency, inclusive and per jet-pT bin (quant/flavour_metrics.py).
 A point that does not finish within --point-timeout seconds is recorded as such.
+With --jedi, also the JEDI-linear-style tagger (models/jet_tagger_jedi.toml) on the 5-class jets,
+per --jedi-variants, traced and costed the same way, next to the published JEDI-linear.
 Writes reports/bench/flavour.json and flavour.md.
 """
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 FLOAT_CARDS = {"ParT (float)": "models/flavour_part.toml", "DeepJet-like (float)": "models/flavour_deepjet.toml"}
 L1_CARD = "models/flavour_l1.toml"
+JEDI_CARD = "models/jet_tagger_jedi.toml"
 # The JEDI-linear anchor (public hls4ml 150-particle 5-class jets, 32 particles, VU13P).
 ANCHOR = {"model": "JEDI-linear (published)", "particles": 32, "accuracy": 0.780, "lut": 45_000, "latency_cycles": 19,
           "latency_ns": 63, "data": "hls4ml 150-particle 5-class jet data set"}  # fmt: skip
@@ -81,8 +84,20 @@ def _run(kind: str, card_path: str, overrides: dict, q) -> None:
         point = _point(card_path, overrides)
         t0 = time.perf_counter()
         rec = flow.run(point, targets=("train",))
-        res = {"key": point.key, "train_dir": str(point.train_dir), "train_s": rec["train"]["seconds"], **_physics(point.train_dir)}
-        if kind == "l1":  # the trace of a big core takes minutes: kept beside the build, keyed by the point
+        res = {"key": point.key, "train_dir": str(point.train_dir), "train_s": rec["train"]["seconds"]}
+        if kind == "jedi":  # 5-class jets: accuracy, no flavour figures
+            m = json.loads((point.train_dir / "metrics.json").read_text())
+            c = point.card
+            res |= {"particles": c.model.n_particles, "accuracy": m["accuracy"], "epochs": c.training.epochs,
+                    "n_train": m["n_train"], "n_test": m["n_test"], "jets_per_class": c.data.n_per_class,
+                    "model": f"per-particle MLP 3-{c.model.hidden}-{c.model.latent} (ReLU), sum over particles, MLP "
+                             f"{c.model.latent}-{c.model.hidden}-5; HGQ2 " + (
+                                 f"bit widths trained per weight and activation (EBOPs, beta {c.precision.beta:g}) from "
+                                 "8-bit activations, 6-bit weights" if c.precision.trainable
+                                 else "8-bit activations, 6-bit weights (fixed formats)")}  # fmt: skip
+        else:
+            res |= _physics(point.train_dir)
+        if kind in ("l1", "jedi"):  # the trace of a big core takes minutes: kept beside the build, keyed by the point
             from ..paths import build_dir
 
             cache = build_dir() / "bench" / "flavour_cost" / f"{point.key}.json"
@@ -95,70 +110,17 @@ def _run(kind: str, card_path: str, overrides: dict, q) -> None:
         q.put({"error": f"{type(e).__name__}: {e}"[:500]})
 
 
-def _jedi(n: int, epochs: int, n_per_class: int, clock_ns: float, variant: str = "16:16:fixed") -> dict:
-    """JEDI-linear-style HGQ2 tagger (zoo/jedi_linear.py) on the 5-class jets: accuracy and da4ml cost."""
-    import keras
-    import numpy as np
-
-    from ..data import jets
-    from ..quant.train import split, to_grid
-    from ..zoo import jedi_linear
-
-    data = jets.load(jets.generate(n_per_class, seed=1, progress=False))
-    x = to_grid(jedi_linear.inputs(data, n), (1, 2, 5))  # the model's 8-bit input grid
-    labels = data["labels"].astype(np.int64)
-    tr, te = split(len(labels), 0.3, 1)
+def _jedi_overrides(variant: str, epochs: int) -> dict:
+    """Card overrides of a JEDI-linear-style variant: hidden:latent:fixed or hidden:latent:hgq:beta."""
     hidden, latent, bits, *beta = variant.split(":")
-    trainable, beta = bits == "hgq", float(beta[0]) if beta else 0.0
-    model = jedi_linear.build(n, len(data["class_names"]), hidden=int(hidden), latent=int(latent), trainable=trainable, beta=beta)
-    steps = epochs * (int(len(tr) * 0.85) // 256 + 1)
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
-    t0 = time.perf_counter()
-    model.fit(x[tr], labels[tr], epochs=epochs, batch_size=256, validation_split=0.15, verbose=0)
-    train_s = time.perf_counter() - t0
-    y = model.predict(x[te], batch_size=4096, verbose=0)
-
-    class _P:  # what _l1_cost reads of a point
-        pass
-
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        p = _P()
-        p.train_dir = Path(d)
-        p.card = type("C", (), {"firmware": type("F", (), {"clock_ns": clock_ns})()})()
-        model.save(p.train_dir / "model.keras")
-        np.savez(p.train_dir / "reference.npz", x=x[te], y=y)
-        cost = _l1_cost(p)
-    return {"particles": n, "accuracy": float((y.argmax(1) == labels[te]).mean()), "epochs": epochs,
-            "n_train": int(len(tr)), "n_test": int(len(te)), "jets_per_class": n_per_class, "train_s": round(train_s, 1),
-            "cost": cost, "variant": variant,
-            "model": f"per-particle MLP 3-{hidden}-{latent} (ReLU), sum over particles, MLP {latent}-{hidden}-5; HGQ2 "
-                     + (f"bit widths trained per weight and activation (EBOPs, beta {beta:g}) from 8-bit activations, 6-bit weights"
-                        if trainable else "8-bit activations, 6-bit weights (fixed formats)")}  # fmt: skip
-
-
-def _run_jedi(args, q) -> None:
-    try:
-        from ..paths import build_dir
-
-        cache = build_dir() / "bench" / "flavour_cost" / ("jedi-" + "-".join(map(str, args)) + ".json")
-        if not cache.exists():
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(_jedi(*args)))
-        q.put(json.loads(cache.read_text()))
-    except Exception as e:  # recorded in the bench result, not hidden
-        q.put({"error": f"{type(e).__name__}: {e}"[:500]})
+    precision = {"trainable": bits == "hgq"} | ({"beta": float(beta[0])} if beta else {})
+    return {"model": {"hidden": int(hidden), "latent": int(latent)}, "precision": precision, "training": {"epochs": epochs}}
 
 
 def _in_subprocess(kind, card_path, overrides, timeout) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    if kind == "jedi":
-        proc = ctx.Process(target=_run_jedi, args=(overrides["args"], q))
-    else:
-        proc = ctx.Process(target=_run, args=(kind, card_path, overrides, q))
+    proc = ctx.Process(target=_run, args=(kind, card_path, overrides, q))
     t0 = time.perf_counter()
     proc.start()
     proc.join(timeout)
@@ -206,7 +168,7 @@ def main(argv=None) -> int:
     l1_card = _point(L1_CARD, {}).card
     jedi = None
     if args.jedi:
-        jedi = [_in_subprocess("jedi", None, {"args": (32, args.jedi_epochs, 4000, l1_card.firmware.clock_ns, v)}, args.point_timeout)
+        jedi = [{"variant": v, **_in_subprocess("jedi", JEDI_CARD, _jedi_overrides(v, args.jedi_epochs), args.point_timeout)}
                 for v in args.jedi_variants]  # fmt: skip
     result = {
         "command": "python -m codesign.bench.flavour " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -13,6 +13,7 @@ TRAINERS = {
     ("flavour_l1", "hgq2"): "train_flavour",
     ("mlp", "brevitas"): "train_torch",
     ("met_gnn", "hgq2"): "train_met",
+    ("jedi_linear", "hgq2"): "train_jedi",
     ("part", "torch"): "train_float",  # float offline models: no firmware stages
     ("deepjet", "torch"): "train_float",
 }

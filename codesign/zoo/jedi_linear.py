@@ -14,9 +14,22 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def from_card(card, n_classes: int) -> keras.Model:
+    """The model of a card (models/jet_tagger_jedi.toml): model section sizes, precision section formats."""
+    m, p = card.model, card.precision
+    return build(m.n_particles, n_classes, m.hidden, m.latent, card.training.seed, p.input_bits, p.input_integer,
+                 p.weight_bits, p.activation_bits, p.activation_integer, p.trainable, p.beta, p.weight_integer)  # fmt: skip
+
+
+def input_format(card) -> tuple[int, int, int]:
+    """(signed, integer, fractional) bits of the input port."""
+    p = card.precision
+    return (1, p.input_integer, p.input_bits - 1 - p.input_integer)
+
+
 def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int = 1, input_bits: int = 8,
           input_integer: int = 2, weight_bits: int = 6, activation_bits: int = 8, activation_integer: int = 3,
-          trainable: bool = False, beta: float = 0.0):  # fmt: skip
+          trainable: bool = False, beta: float = 0.0, weight_integer: int = 0):  # fmt: skip
     """`trainable`: HGQ bit widths learned per weight and activation, EBOPs-regularised with `beta`
     (the published JEDI-linear trains its bit widths this way); else the fixed formats given."""
     from hgq.config import LayerConfigScope, QuantizerConfig
@@ -28,7 +41,7 @@ def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int 
     def kif(place, bits, integer, overflow="SAT"):
         return QuantizerConfig("kif", place, k0=True, i0=integer, f0=bits - 1 - integer, overflow_mode=overflow, trainable=trainable)
 
-    w, a = kif("weight", weight_bits, 0, "SAT_SYM"), kif("datalane", activation_bits, activation_integer)
+    w, a = kif("weight", weight_bits, weight_integer, "SAT_SYM"), kif("datalane", activation_bits, activation_integer)
     b, inp = kif("bias", activation_bits, activation_integer), kif("datalane", input_bits, input_integer)
     ones = QuantizerConfig("kif", "weight", k0=False, i0=1, f0=0, overflow_mode="SAT", trainable=False)
     with LayerConfigScope(enable_ebops=trainable, beta0=beta if trainable else 0.0):

@@ -1,0 +1,48 @@
+"""Training of the JEDI-linear-style jet tagger (zoo/jedi_linear.py) on the 5-class jets.
+
+Inputs per jet: ln pT, Δη, Δφ of the `model.n_particles` leading constituents (scaled as in
+zoo/jedi_linear.inputs, zero where absent), rounded onto the input grid, so the test inputs are the
+core's inputs. Adam with cosine learning-rate decay. Outputs as every trainer: model.keras,
+reference.npz (x, y logits, labels, class_names, input_format), metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..card import Card
+from .train import classification_metrics, split, to_grid
+
+IO = ("Inputs: {n} constituents x 3 features ((ln pT[GeV] - 4)/2, 4 Δη, 4 Δφ to the jet axis), leading by pT, "
+      "absent constituents zero. Outputs: 5 class logits (g, q, W, Z, t); the class is the largest.")  # fmt: skip
+
+
+def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
+    import keras
+
+    from ..zoo import jedi_linear
+
+    n, t = card.model.n_particles, card.training
+    fmt = jedi_linear.input_format(card)
+    x = to_grid(jedi_linear.inputs(data, n), fmt)
+    labels = data["labels"].astype(np.int64)
+    names = [str(c) for c in data["class_names"]]
+    tr, te = split(len(labels), card.data.test_fraction, card.data.seed)
+    model = jedi_linear.from_card(card, len(names))
+    steps = t.epochs * (int(len(tr) * 0.85) // t.batch_size + 1)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(t.learning_rate, steps)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])  # fmt: skip
+    hist = model.fit(x[tr], labels[tr], validation_split=0.15, epochs=t.epochs, batch_size=t.batch_size,
+                     verbose=2 if progress else 0, shuffle=True)  # fmt: skip
+    y = model.predict(x[te], batch_size=4096, verbose=0)
+    model.save(out / "model.keras")
+    np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), input_format=np.array(fmt))
+    metrics = classification_metrics(y, labels[te], names)
+    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    metrics["n_train"], metrics["n_test"] = int(len(tr)), int(len(te))
+    metrics["io"] = IO.format(n=n)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
