@@ -71,6 +71,14 @@ class FlavourL1ModelSpec(_Strict):
     head_dim: int = Field(8, ge=1)
 
 
+class FlavourL1LatentModelSpec(FlavourL1ModelSpec):
+    """The L1 tagger with latent attention (zoo/flavour_l1.py): linear in N, no N x N attention."""
+
+    kind: Literal["flavour_l1_latent"] = "flavour_l1_latent"
+    latents: int = Field(4, ge=1, description="learned queries per head (M): attention costs M·N·H·K products")
+    pair_embed: int = Field(4, ge=1, description="per-pair embedding width C, summed over partners per candidate")
+
+
 class MetDataSpec(_Strict):
     """L1 MET events with pileup (codesign data met): Pythia 8 + min-bias pool, L1 PF candidates, PUPPI."""
 
@@ -135,7 +143,7 @@ DataSection = Annotated[
 ModelSection = Annotated[
     Annotated[ModelSpec, Tag("mlp")] | Annotated[FlavourL1ModelSpec, Tag("flavour_l1")] | Annotated[MetModelSpec, Tag("met_gnn")]
     | Annotated[FlavourPartModelSpec, Tag("part")] | Annotated[DeepJetModelSpec, Tag("deepjet")]
-    | Annotated[JediModelSpec, Tag("jedi_linear")],
+    | Annotated[JediModelSpec, Tag("jedi_linear")] | Annotated[FlavourL1LatentModelSpec, Tag("flavour_l1_latent")],
     _tag("kind", "mlp"),
 ]
 

@@ -53,3 +53,15 @@ def test_flavour_metrics_and_report(tiny):
     page = (tiny.report_dir / "index.html").read_text()
     assert "light mistag at 70% b eff, pT 30-50" in page and "ROC AUC b vs light" in page
     assert (tiny.bundle_dir / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_latent_attention_card_bit_exact(tmp_path):
+    """The latent-attention form (linear in N) through the whole flow: C-sim and both simulators exact."""
+    codesign("run", str(REPO / "models" / "flavour_l1_latent.toml"), "--preset", "tiny", home=tmp_path)
+    point_dir = next((tmp_path / "build" / "points").glob("flavour_l1_latent-*"))
+    hls = json.loads((point_dir / "hls" / "stage.json").read_text())
+    assert hls["vectors"] == 300 and hls["mismatches"] == 0
+    cosim = json.loads((point_dir / "cosim" / "stage.json").read_text())
+    for sim, n in (("icarus", 150), ("verilator", 300)):
+        assert cosim[sim]["vectors"] == n and cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]

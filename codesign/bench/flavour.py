@@ -28,6 +28,7 @@ from pathlib import Path
 
 FLOAT_CARDS = {"ParT (float)": "models/flavour_part.toml", "DeepJet-like (float)": "models/flavour_deepjet.toml"}
 L1_CARD = "models/flavour_l1.toml"
+LATENT_CARD = "models/flavour_l1_latent.toml"
 JEDI_CARD = "models/jet_tagger_jedi.toml"
 # The JEDI-linear anchor (public hls4ml 150-particle 5-class jets, 32 particles, VU13P).
 ANCHOR = {"model": "JEDI-linear (published)", "particles": 32, "accuracy": 0.780, "lut": 45_000, "latency_cycles": 19,
@@ -139,7 +140,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=5000, help="Pythia events per sample (ttbar, QCD)")
     ap.add_argument("--n", type=int, nargs="+", default=[8, 16, 32], help="L1 candidate counts")
-    ap.add_argument("--variants", nargs="+", default=["1:8:4", "2:16:4"], help="L1 heads:embed:head_dim")
+    ap.add_argument("--variants", nargs="+", default=["1:8:4", "2:16:4"], help="L1 N x N attention: heads:embed:head_dim")
+    ap.add_argument("--latent-variants", nargs="*", default=["2:16:4:4:4"],
+                    help="L1 latent attention (models/flavour_l1_latent.toml): heads:embed:head_dim:latents:pair_embed")
     ap.add_argument("--l1-epochs", type=int, default=10)
     ap.add_argument("--float-epochs", type=int, help="override the float cards' epochs (default: the cards')")
     ap.add_argument("--skip-float", action="store_true", help="only the L1 scan")
@@ -158,13 +161,17 @@ def main(argv=None) -> int:
             ov = {"data": data} | ({"training": {"epochs": args.float_epochs}} if args.float_epochs else {})
             floats[name] = {"card": card, **_in_subprocess("float", card, ov, args.point_timeout)}
     l1 = []
-    for v in args.variants:
-        h, d, k = (int(t) for t in v.split(":"))
+    for v in args.variants + [f"latent:{lv}" for lv in args.latent_variants]:
+        latent = v.startswith("latent:")
+        h, d, k, *mc = (int(t) for t in v.removeprefix("latent:").split(":"))
         for n in args.n:
             model = {"n_candidates": n, "heads": h, "embed": d, "head_dim": k}
+            if latent:
+                model |= {"latents": mc[0], "pair_embed": mc[1]}
             ov = {"data": data, "model": model, "training": {"epochs": args.l1_epochs}}
-            l1.append({"heads": h, "embed": d, "head_dim": k, "n": n,
-                       **_in_subprocess("l1", L1_CARD, ov, args.point_timeout)})  # fmt: skip
+            form = f"latent M={mc[0]} C={mc[1]}" if latent else "pairwise"
+            l1.append({"form": form, "heads": h, "embed": d, "head_dim": k, "n": n,
+                       **_in_subprocess("l1", LATENT_CARD if latent else L1_CARD, ov, args.point_timeout)})  # fmt: skip
     l1_card = _point(L1_CARD, {}).card
     jedi = None
     if args.jedi:
@@ -203,7 +210,7 @@ def _roc_plot(r: dict, out: Path) -> str | None:
     best = max(l1, key=lambda p: p["auc"]["b_vs_light"], default=None)
     rows = [(n, p) for n, p in r["float"].items() if "error" not in p]
     if best:
-        rows.append((f"L1 HGQ2 H={best['heads']} D={best['embed']} N={best['n']}", best))
+        rows.append((_l1_label(best), best))
     models = {}
     for name, p in rows:
         ref = np.load(Path(p["train_dir"]) / "reference.npz")
@@ -222,7 +229,11 @@ def _rows(r: dict):
     for name, p in r["float"].items():
         yield name, p
     for p in r["l1"]:
-        yield f"L1 HGQ2 H={p['heads']} D={p['embed']} K={p['head_dim']} N={p['n']}", p
+        yield _l1_label(p), p
+
+
+def _l1_label(p: dict) -> str:
+    return f"L1 HGQ2 {p.get('form', 'pairwise')} H={p['heads']} D={p['embed']} K={p['head_dim']} N={p['n']}"
 
 
 def _markdown(r: dict) -> str:
@@ -233,7 +244,7 @@ def _markdown(r: dict) -> str:
     mis = "\n".join(f"| {n} | {e}% | " + " | ".join(_f(p["mistag_light"][e].get(b), "{:.4f}") for b in ["inclusive", *bins]) + " |"
                     for n, p in ok for e in ("70", "85"))  # fmt: skip
     cost = "\n".join(
-        f"| {p['heads']} | {p['embed']} | {p['head_dim']} | {p['n']} | "
+        f"| {p.get('form', 'pairwise')} | {p['heads']} | {p['embed']} | {p['head_dim']} | {p['n']} | "
         + (f"{c['latency_cycles']} | {c['latency_ns']:g} | {c['ii']} | {c['lut']} | {c['ff']} | {c['dsp']} | "
            f"{_f(p['auc']['b_vs_light'])} | {_f(p['mistag_light']['70']['inclusive'])} |"
            if "error" not in p and (c := p["cost"]) else f"{p['error']} | | | | | | | |")
@@ -274,8 +285,14 @@ Test jets (same split for every model): {counts}. A mistag of 0 means below 1 / 
 
 ## L1 compact ParT firmware cost (da4ml)
 
-| H | D | K | N | latency [cycles] | latency [ns] | II | LUT | FF | DSP | AUC b vs light | light mistag @70% b |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+Attention forms: pairwise = softmax(QKᵀ + U)·V over all N x N candidate pairs with ParT's pair bias U,
+then class attention (models/flavour_l1.toml; 2·N²·H·K non-constant products); latent = M learned
+queries per head attend over the N candidates, the pair features entering as per-candidate sums of
+pointwise pair embeddings (models/flavour_l1_latent.toml; M·N·H·K non-constant products, the pair
+embedding N²·C constant ones).
+
+| attention | H | D | K | N | latency [cycles] | latency [ns] | II | LUT | FF | DSP | AUC b vs light | light mistag @70% b |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {cost}
 
 ## 5-class jets: JEDI-linear-style model next to the anchor

@@ -11,6 +11,7 @@ TRAINERS = {
     ("mlp", "hgq2"): "train",
     ("mlp", "qkeras"): "train",
     ("flavour_l1", "hgq2"): "train_flavour",
+    ("flavour_l1_latent", "hgq2"): "train_flavour",
     ("mlp", "brevitas"): "train_torch",
     ("met_gnn", "hgq2"): "train_met",
     ("jedi_linear", "hgq2"): "train_jedi",
