@@ -160,7 +160,8 @@ def _markdown(r: dict) -> str:
     ex = [p for p in r["points"] if p.get("extrapolated")]
     extra = (f"\n\\* extrapolated, not measured: {ex[0]['cost_source']} (LUT/FF/DSP quadratic in N, latency a + b·log2 N); "
              "tracing and training the all-pairs form at these N does not fit this 2-core machine.\n" if ex else "")
-    return f"""# L1 MET interaction network: N scan, both forms
+    forms = sorted({p["form"] for p in r["points"]})
+    return f"""# L1 MET interaction network: N scan, {" and ".join(forms)} form{"s" if len(forms) > 1 else ""}
 
 Made by `{r['command']}` on {r['machine']}: {r['events']} events at <PU> = {r['pileup']:g} ({r.get('n_test_events')} held-out
 test events), {r['epochs']} epochs float + {r['epochs']} quantization-aware per point, clock {r['clock_ns']} ns. Cost: {r['cost_source']}. Physics: {r['physics_note']}.
@@ -169,8 +170,7 @@ test events), {r['epochs']} epochs float + {r['epochs']} quantization-aware per 
 |---|---|---|---|---|---|---|---|---|---|
 {cost}
 {extra}
-For scale, the VU13P (xcvu13p) has 1,728k LUT, 3,456k FF and 12,288 DSP: the all-pairs form does not fit one
-device from N = 32 on, the linear form fits up to N = 128 (with room for little else at 128).
+For scale, the VU13P (xcvu13p) has 1,728k LUT, 3,456k FF and 12,288 DSP.
 
 Resolution ratio network / PUPPI per true-MET bin [GeV] (goal: <= 0.8 in every bin):
 
