@@ -68,9 +68,15 @@ def save_outputs(out: Path, inp: Inputs, y_ref: np.ndarray, data: dict, history:
         input_format=np.array(inp.fmt), class_names=np.array(data["class_names"]),
         feature_names=np.array(data["feature_names"]),
     )  # fmt: skip
-    metrics = classification_metrics(y_ref, labels, data["class_names"])
+    return write_metrics(out, y_ref, labels, data["class_names"], history, len(inp.train_idx), extra)
+
+
+def write_metrics(out: Path, y: np.ndarray, labels: np.ndarray, class_names, history: dict, n_train: int,
+                  extra: dict | None = None) -> dict:  # fmt: skip
+    """metrics.json of a classifier (every trainer's): accuracy, AUCs, confusion, history, split sizes, `extra`."""
+    metrics = classification_metrics(y, labels, class_names)
     metrics["history"] = {k: [float(v) for v in vals] for k, vals in history.items()}
-    metrics["n_train"], metrics["n_test"] = int(len(inp.train_idx)), int(len(inp.test_idx))
+    metrics["n_train"], metrics["n_test"] = int(n_train), int(len(labels))
     metrics.update(extra or {})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics

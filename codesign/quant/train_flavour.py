@@ -15,14 +15,13 @@ jet_pt, input_format), metrics.json (accuracy, per-class AUC, flavour metrics pe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..card import Card
 from .flavour_metrics import flavour_metrics
-from .train import classification_metrics, split, to_grid
+from .train import split, to_grid, write_metrics
 
 PARTICLE_FEATURES = ["lnpt_rel", "deta", "dphi", "charge", "d0sig", "z0sig", "is_lepton", "exists"]
 PAIR_FEATURES = ["ln_delta", "ln_kt", "ln_z", "ln_m2", "both_exist"]
@@ -100,9 +99,5 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), jet_pt=jet_pt,
              input_format=np.array(fmt), particle_features=np.array(PARTICLE_FEATURES),
              pair_features=np.array(PAIR_FEATURES))  # fmt: skip
-    metrics = classification_metrics(y, labels[te], names)
-    metrics["flavour"] = flavour_metrics(y, labels[te], names, jet_pt)
-    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    metrics["n_train"], metrics["n_test"] = int(len(tr)), int(len(te))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return write_metrics(out, y, labels[te], names, hist.history, len(tr),
+                         {"flavour": flavour_metrics(y, labels[te], names, jet_pt)})  # fmt: skip

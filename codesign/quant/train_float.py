@@ -14,7 +14,6 @@ firmware stages refuse a float point (flow.firmware_input).
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from ..card import Card
 from .flavour_metrics import flavour_metrics
-from .train import classification_metrics, split
+from .train import split, write_metrics
 from .train_flavour import class_weights
 
 FLOAT_MODEL = "model.pt"
@@ -105,12 +104,8 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     onnx_diff = check_onnxruntime(model, x[te][:512], out / ONNX_FILE)
     jet_pt = data["jets"][te, 0]
     np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), jet_pt=jet_pt)
-    metrics = classification_metrics(y, labels[te], names)
-    metrics["flavour"] = flavour_metrics(y, labels[te], names, jet_pt)
-    metrics["history"] = hist
-    metrics["n_train"], metrics["n_test"] = int(len(tr)), int(len(te))
-    metrics["parameters"] = int(sum(p.numel() for p in model.parameters()))
-    metrics["train_seconds"] = round(train_s, 1)
-    metrics["onnxruntime_max_abs_diff"] = onnx_diff
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return write_metrics(out, y, labels[te], names, hist, len(tr), {
+        "flavour": flavour_metrics(y, labels[te], names, jet_pt),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "train_seconds": round(train_s, 1), "onnxruntime_max_abs_diff": onnx_diff,
+    })  # fmt: skip

@@ -8,13 +8,12 @@ reference.npz (x, y logits, labels, class_names, input_format), metrics.json.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..card import Card
-from .train import classification_metrics, split, to_grid
+from .train import split, to_grid, write_metrics
 
 IO = ("Inputs: {n} constituents x 3 features ((ln pT[GeV] - 4)/2, 4 Δη, 4 Δφ to the jet axis), leading by pT, "
       "absent constituents zero. Outputs: 5 class logits (g, q, W, Z, t); the class is the largest.")  # fmt: skip
@@ -40,9 +39,4 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     y = model.predict(x[te], batch_size=4096, verbose=0)
     model.save(out / "model.keras")
     np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), input_format=np.array(fmt))
-    metrics = classification_metrics(y, labels[te], names)
-    metrics["history"] = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    metrics["n_train"], metrics["n_test"] = int(len(tr)), int(len(te))
-    metrics["io"] = IO.format(n=n)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return write_metrics(out, y, labels[te], names, hist.history, len(tr), {"io": IO.format(n=n)})
