@@ -3,6 +3,11 @@
 A card names a zoo entry, its data, precision, training recipe and firmware settings. Presets
 (`tiny`, `demo`) are overrides stored in the card itself. Everything downstream receives a
 `Card` object, never a dict; hls4ml's config dict is built at the hls4ml boundary only.
+
+The [model] and [data] sections are whatever the card's model kind declares (codesign/kinds/):
+the kind's spec, and the spec of the dataset it reads. There is one way from a dict (a TOML file,
+a preset, a sweep point, a benchmark's variant) to a card: `validate_card`, whose errors name the
+file and the field.
 """
 
 from __future__ import annotations
@@ -10,145 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import BaseModel, Field, SerializeAsAny, ValidationError, model_validator
 
+from . import kinds
 from .errors import CodesignError
-
+from .spec import Strict
 
 TRAIN_SECTIONS = ("data", "model", "precision", "training", "pruning")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NoData(Strict):
+    """The [data] section of a kind that comes trained (a user's model file): there is none."""
+
+    dataset: Literal["none"] = "none"
 
 
-class DataSpec(_Strict):
-    dataset: Literal["jets"] = "jets"
-    # features: the 16 high-level features (mlp); constituents: ln pT, Δη, Δφ per particle (jedi_linear)
-    inputs: Literal["features", "constituents"] = "features"
-    n_per_class: int = Field(4000, ge=10, description="jets generated per class")
-    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
-    seed: int = 1
-
-
-class ModelSpec(_Strict):
-    kind: Literal["mlp"] = "mlp"
-    frontend: Literal["hgq2", "qkeras", "brevitas"] = "hgq2"  # brevitas: PyTorch, through QONNX
-    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 32], min_length=1)
-    activation: Literal["relu"] = "relu"
-
-
-class JediModelSpec(_Strict):
-    """JEDI-linear-style tagger (zoo/jedi_linear.py): per-particle MLP, sum over particles, MLP; O(N)."""
-
-    kind: Literal["jedi_linear"] = "jedi_linear"
-    frontend: Literal["hgq2"] = "hgq2"
-    n_particles: int = Field(32, ge=2, le=150, description="leading-pT constituents the core sees")
-    hidden: int = Field(16, ge=1, description="width of the per-particle MLP's first layer and of the jet MLP")
-    latent: int = Field(16, ge=1, description="per-particle output width, summed over particles")
-
-
-class FlavourDataSpec(_Strict):
-    """Heavy-flavour AK4 jets (codesign data flavour): b, c, light, gluon."""
-
-    dataset: Literal["flavour"] = "flavour"
-    n_events: int = Field(5000, ge=1, description="Pythia events per sample (ttbar, QCD)")
-    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
-    seed: int = 1
-
-
-class FlavourL1ModelSpec(_Strict):
-    """Compact ParT for L1 (zoo/flavour_l1.py): pair-biased attention + class attention."""
-
-    kind: Literal["flavour_l1"] = "flavour_l1"
-    frontend: Literal["hgq2"] = "hgq2"
-    n_candidates: int = Field(16, ge=2, le=32, description="leading-pT candidates the core sees")
-    embed: int = Field(16, ge=1)
-    heads: int = Field(2, ge=1)
-    head_dim: int = Field(8, ge=1)
-
-
-class FlavourL1LatentModelSpec(FlavourL1ModelSpec):
-    """The L1 tagger with latent attention (zoo/flavour_l1.py): linear in N, no N x N attention."""
-
-    kind: Literal["flavour_l1_latent"] = "flavour_l1_latent"
-    latents: int = Field(4, ge=1, description="learned queries per head (M): attention costs M·N·H·K products")
-    pair_embed: int = Field(4, ge=1, description="per-pair embedding width C, summed over partners per candidate")
-
-
-class MetDataSpec(_Strict):
-    """L1 MET events with pileup (codesign data met): Pythia 8 + min-bias pool, L1 PF candidates, PUPPI."""
-
-    dataset: Literal["met"] = "met"
-    n_events: int = Field(30000, ge=10, description="events, shared equally by the hard processes")
-    pileup: float = Field(140.0, ge=0.0, le=400.0, description="mean number of pileup interactions <PU>")
-    pool_size: int = Field(2000, ge=1, description="minimum-bias events in the pileup pool")
-    n_candidates: int = Field(128, ge=2, le=128, description="leading-pT candidates the core sees (N)")
-    momentum_unit: float = Field(8.0, gt=0.0, description="GeV per unit of the momentum inputs and of the output")
-    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
-    seed: int = 1
-
-
-class MetModelSpec(_Strict):
-    """Interaction network for MET (zoo/met_gnn.py): per-candidate weights, MET = sum w_i p_i."""
-
-    kind: Literal["met_gnn"] = "met_gnn"
-    frontend: Literal["hgq2"] = "hgq2"
-    form: Literal["linear", "quadratic"] = Field("linear", description="O(N) global-context form or the O(N^2) all-pairs JEDI-net")
-    edge_hidden: int = Field(8, ge=1, description="hidden width of f_R (quadratic) / of the per-candidate embedding (linear)")
-    edge_out: int = Field(8, ge=8, description="edge / embedding output width (>= the 8 input features)")
-    node_hidden: int = Field(8, ge=1, description="hidden width of f_O")
-
-
-class FlavourPartModelSpec(_Strict):
-    """Float Particle Transformer, the offline flavour reference (zoo/part.py); no firmware stages."""
-
-    kind: Literal["part"] = "part"
-    frontend: Literal["torch"] = "torch"
-    n_candidates: int = Field(32, ge=2, le=32, description="leading-pT candidates (tokens)")
-    n_svs: int = Field(4, ge=0, le=4, description="secondary vertices as extra tokens")
-    embed: int = Field(64, ge=1)
-    heads: int = Field(4, ge=1)
-    layers: int = Field(2, ge=1, description="particle-attention blocks")
-    class_layers: int = Field(1, ge=1, description="class-attention blocks")
-    pair_hidden: int = Field(32, ge=1, description="hidden width of the pair-feature embedding")
-
-
-class DeepJetModelSpec(_Strict):
-    """Float DeepJet-like baseline (zoo/deepjet.py); no firmware stages."""
-
-    kind: Literal["deepjet"] = "deepjet"
-    frontend: Literal["torch"] = "torch"
-    n_candidates: int = Field(32, ge=2, le=32)
-    n_svs: int = Field(4, ge=0, le=4)
-    conv: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 32, 16], min_length=1)
-    lstm: int = Field(64, ge=1)
-    sv_conv: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [32, 16], min_length=1)
-    sv_lstm: int = Field(32, ge=1)
-    dense: int = Field(64, ge=1)
-
-
-def _tag(field: str, default: str):
-    """Discriminator of a section by `field`, defaulting to the original single kind (old cards)."""
-    return Discriminator(lambda v: v.get(field, default) if isinstance(v, dict) else getattr(v, field, default))
-
-
-DataSection = Annotated[
-    Annotated[DataSpec, Tag("jets")] | Annotated[FlavourDataSpec, Tag("flavour")] | Annotated[MetDataSpec, Tag("met")],
-    _tag("dataset", "jets"),
-]
-ModelSection = Annotated[
-    Annotated[ModelSpec, Tag("mlp")] | Annotated[FlavourL1ModelSpec, Tag("flavour_l1")] | Annotated[MetModelSpec, Tag("met_gnn")]
-    | Annotated[FlavourPartModelSpec, Tag("part")] | Annotated[DeepJetModelSpec, Tag("deepjet")]
-    | Annotated[JediModelSpec, Tag("jedi_linear")] | Annotated[FlavourL1LatentModelSpec, Tag("flavour_l1_latent")],
-    _tag("kind", "mlp"),
-]
-
-
-class PrecisionSpec(_Strict):
+class PrecisionSpec(Strict):
     """Fixed-point formats. Bits count the sign bit; `*_integer` counts integer bits without it."""
 
     input_bits: int = Field(12, ge=2, le=32)
@@ -161,21 +47,21 @@ class PrecisionSpec(_Strict):
     beta: float = Field(1e-5, ge=0.0, description="HGQ2 EBOPs regularisation strength (trainable only)")
 
 
-class TrainingSpec(_Strict):
+class TrainingSpec(Strict):
     epochs: int = Field(40, ge=1)
     batch_size: int = Field(512, ge=1)
     learning_rate: float = Field(3e-3, gt=0.0)
     seed: int = 1
 
 
-class PruningSpec(_Strict):
+class PruningSpec(Strict):
     sparsity: float = Field(0.0, ge=0.0, lt=1.0, description="target fraction of zero weights")
     kind: Literal["magnitude", "structured"] = "magnitude"
     start: float = Field(0.2, ge=0.0, le=1.0, description="fraction of the epochs where pruning starts")
     end: float = Field(0.7, ge=0.0, le=1.0, description="fraction of the epochs where the target is reached")
 
 
-class FirmwareSpec(_Strict):
+class FirmwareSpec(Strict):
     part: str = "xcvu13p-flga2577-2-e"
     family: Literal["xcup", "xcu", "xc7"] = Field("xcup", description="Yosys synth_xilinx family of `part`")
     clock_ns: float = Field(5.0, gt=0.0)
@@ -190,11 +76,60 @@ class FirmwareSpec(_Strict):
     icarus_vectors: int = Field(1000, ge=1, description="the first cosim_vectors that Icarus checks too")
 
 
-class Card(_Strict):
+
+
+class _SectionError(ValueError):
+    """A problem in one card section, raised inside validation; `_where` unwraps it into 'field': message."""
+
+    def __init__(self, loc: tuple, message: str = "", inner: ValidationError | None = None):
+        self.loc, self.message, self.inner = loc, message, inner
+        super().__init__(message or str(inner))
+
+
+def _validated(spec: type, value: dict, loc: tuple) -> BaseModel:
+    try:
+        return spec.model_validate(value)
+    except ValidationError as e:
+        raise _SectionError(loc, inner=e) from None
+
+
+def _model_section(value) -> tuple[BaseModel, kinds.ModelKind]:
+    if isinstance(value, BaseModel):
+        return value, kinds.get(value.kind)
+    value = dict(value or {})
+    name = value.get("kind", kinds.DEFAULT)
+    try:
+        kind = kinds.get(name)
+    except CodesignError as e:
+        raise _SectionError(("model", "kind"), f"{e} (got {name!r})") from None
+    return _validated(kind.spec, value, ("model",)), kind
+
+
+def _data_section(value, kind: kinds.ModelKind) -> BaseModel:
+    if isinstance(value, BaseModel):
+        return value
+    value = dict(value or {})
+    if kind.dataset is None:
+        if value and value != {"dataset": "none"}:
+            raise _SectionError(("data",), f"model kind '{kind.name}' comes trained and reads no dataset; remove [data]")
+        return NoData()
+    have = kinds.datasets()
+    name = value.get("dataset", kind.dataset.Spec.model_fields["dataset"].default)
+    if name not in have:
+        raise _SectionError(("data", "dataset"), f"unknown dataset (have: {', '.join(sorted(have))}) (got {name!r})")
+    spec = _validated(have[name].Spec, value, ("data",))
+    if have[name] is not kind.dataset:
+        want = kind.dataset.Spec.model_fields["dataset"].default
+        raise _SectionError(("data", "dataset"), f"model kind '{kind.name}' reads the '{want}' dataset; expected "
+                            f"\"{want}\" (got \"{name}\")")  # fmt: skip
+    return spec
+
+
+class Card(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
-    data: DataSection = DataSpec()
-    model: ModelSection = ModelSpec()
+    data: SerializeAsAny[Strict]  # the dataset's spec (kinds: ModelKind.dataset.Spec)
+    model: SerializeAsAny[Strict]  # the kind's spec (kinds: ModelKind.spec)
     precision: PrecisionSpec = PrecisionSpec()
     training: TrainingSpec = TrainingSpec()
     pruning: PruningSpec = PruningSpec()
@@ -204,22 +139,50 @@ class Card(_Strict):
     presets: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     source: str = Field("", exclude=True, description="file the card came from (not hashed)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, raw):
+        """[model] by its kind, [data] by the dataset that kind reads (both default as the first cards did)."""
+        if not isinstance(raw, dict):
+            return raw
+        model, kind = _model_section(raw.get("model"))
+        return {**raw, "model": model, "data": _data_section(raw.get("data"), kind)}
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        """The kind's checks across sections, which field validation cannot see."""
+        problem = self.kind.check(self) if self.kind.check else None
+        if problem:
+            raise _SectionError(tuple(problem[0].split(".")), problem[1])
+        return self
+
+    @property
+    def kind(self) -> kinds.ModelKind:
+        return kinds.get(self.model.kind)
+
     def with_preset(self, preset: str | None) -> Card:
         """Return the card with a named preset's overrides applied (the preset table is dropped)."""
         if preset is None:
             return self.model_copy(update={"presets": {}})
         if preset not in self.presets:
             raise CodesignError(f"{self.source}: presets: no preset '{preset}' (have: {', '.join(self.presets) or 'none'})")
-        merged = self.model_dump(exclude={"presets", "source"})
-        for section, fields in self.presets[preset].items():
-            if not isinstance(merged.get(section), dict):
-                raise CodesignError(f"{self.source}: field 'presets.{preset}.{section}': not a card section")
-            merged[section] = {**merged[section], **fields}
-        try:
-            card = Card.model_validate({**merged, "source": self.source})
-        except ValidationError as e:
-            raise CodesignError(f"{self.source}: field 'presets.{preset}.{_where(e)}") from None
-        return _consistent(card, f"presets.{preset}.")
+        return self.with_overrides(self.presets[preset], prefix=f"presets.{preset}.")
+
+    def with_overrides(self, overrides: Mapping[str, Any], where: str | None = None, prefix: str = "") -> Card:
+        """This card with `overrides` laid over it, validated: {section: {field: value}} or {"section.field": value}.
+
+        The one way from a card and changes to a card (presets, sweep points, benchmark variants);
+        an error names `where` (default: the card's file) and the field, prefixed by `prefix`.
+        """
+        where = where or self.source
+        dump = self.model_dump(mode="json", exclude={"presets", "source"})
+        for key, value in overrides.items():
+            section, _, field = key.partition(".")
+            fields = {field: value} if field else value
+            if not isinstance(dump.get(section), dict) or not isinstance(fields, Mapping):
+                raise CodesignError(f"{where}: field '{prefix}{key}': not a card section")
+            dump[section] = {**dump[section], **fields}
+        return validate_card(dump, self.source, where, prefix)
 
     def train_key(self) -> str:
         """Key of everything training depends on: points differing only in firmware share it."""
@@ -234,6 +197,14 @@ class Card(_Strict):
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def validate_card(raw: Mapping[str, Any], source: str = "", where: str | None = None, prefix: str = "") -> Card:
+    """A dict -> a Card; any problem is one line naming `where` (default: `source`) and the field."""
+    try:
+        return Card.model_validate({**raw, "source": source})
+    except ValidationError as e:
+        raise CodesignError(f"{where or source}: field '{prefix}{_where(e)}") from None
+
+
 def load_card(path: str | Path) -> Card:
     """Parse and validate a card; any problem is one line naming the file and the field."""
     path = Path(path)
@@ -243,35 +214,21 @@ def load_card(path: str | Path) -> Card:
         raise CodesignError(f"{path}: no such card file") from None
     except tomllib.TOMLDecodeError as e:
         raise CodesignError(f"{path}: not valid TOML: {e}") from None
-    try:
-        card = Card.model_validate({**raw, "source": str(path)})
-    except ValidationError as e:
-        raise CodesignError(f"{path}: field '{_where(e)}") from None
+    card = validate_card(raw, str(path))
     for name in card.presets:  # a bad preset fails at load, not when first used
         card.with_preset(name)
-    return _consistent(card)
-
-
-# Which jet inputs each model kind on the jets dataset reads.
-_JET_INPUTS = {"mlp": "features", "jedi_linear": "constituents"}
-
-
-def _consistent(card: Card, prefix: str = "") -> Card:
-    """Checks across sections that field validation cannot see."""
-    want = _JET_INPUTS.get(card.model.kind)
-    if card.data.dataset == "jets" and want and card.data.inputs != want:
-        raise CodesignError(f"{card.source}: field '{prefix}data.inputs': model kind '{card.model.kind}' reads the jet "
-                            f"{want}; expected \"{want}\" (got \"{card.data.inputs}\")")  # fmt: skip
     return card
 
 
-def _where(e: ValidationError) -> str:
+def _where(e: ValidationError, outer: tuple = ()) -> str:
     """`field': message (got value)` of a validation error's first problem."""
     err = e.errors()[0]
-    # The tagged-union sections put their tag (e.g. 'mlp', 'met') second in the path: name the field, not the tag.
-    loc = list(err["loc"])
-    if len(loc) > 2 and loc[0] in ("data", "model"):
-        del loc[1]
+    inner = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
+    loc = outer + tuple(err["loc"])
+    if isinstance(inner, _SectionError):
+        if inner.inner is not None:
+            return _where(inner.inner, loc + inner.loc)
+        return f"{'.'.join(map(str, loc + inner.loc))}': {inner.message}"
     field = ".".join(str(p) for p in loc) or "(top level)"
     got = "" if err["type"] == "missing" or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
     return f"{field}': {err['msg']}{got}"

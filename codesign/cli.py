@@ -27,10 +27,10 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="generate a data set locally (Pythia 8 + fastjet)")
     datasets = d.add_subparsers(dest="dataset", required=True)
-    from . import data
+    from . import kinds
 
-    for name in data.DATASETS:  # each dataset module declares its own arguments
-        data.module(name).add_cli(datasets.add_parser(name, help=data.module(name).__doc__.splitlines()[0]))
+    for name, module in sorted(kinds.datasets().items()):  # each dataset module declares its own arguments
+        module.add_cli(datasets.add_parser(name, help=module.__doc__.splitlines()[0]))
 
     def card_cmd(name: str, help: str, optional: bool = False):
         c = sub.add_parser(name, help=help)
@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.cmd == "data":
-            from . import data
+            from . import kinds
 
-            print(data.module(args.dataset).from_cli(args))
+            print(kinds.datasets()[args.dataset].from_cli(args))
             return 0
 
         if args.cmd == "sweep":

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from rich.console import Console
 
-from . import paths
+from . import kinds, paths, records
 from .card import Card, load_card
 from .errors import CodesignError
 
@@ -52,7 +52,7 @@ class Point:
         import re
 
         from .card import FirmwareSpec
-        from .quant.qonnx_import import check_file
+        from .qonnx_guard import check_file
 
         onnx = Path(onnx).resolve()
         problems = check_file(onnx, allow_unsafe)
@@ -64,7 +64,8 @@ class Point:
         fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
         name = re.sub(r"[^a-z0-9_]", "_", onnx.stem.lower())
         name = name if re.match(r"[a-z]", name) else f"m_{name}"
-        card = Card(name=name, description=f"QONNX model {onnx.name}", firmware=fw, source=str(onnx))
+        card = Card(name=name, description=f"QONNX model {onnx.name}", firmware=fw, source=str(onnx),
+                    model={"kind": "qonnx_file", "file": str(onnx), "allow_unsafe": allow_unsafe})  # fmt: skip
         return cls(card, onnx=onnx, allow_unsafe=allow_unsafe)
 
     @property
@@ -75,7 +76,7 @@ class Point:
     def key(self) -> str:
         if self.onnx is None and not self.allow_unsafe:
             return self.card.key()
-        from .quant.qonnx_import import sha256
+        from .qonnx_guard import sha256
 
         extra = {"card": self.card.key(), "onnx": self.onnx and sha256(self.onnx), "allow_unsafe": self.allow_unsafe}
         return hashlib.sha256(json.dumps(extra, sort_keys=True).encode()).hexdigest()[:12]
@@ -86,14 +87,14 @@ class Point:
         return paths.build_dir() / "train" / f"{self.name}-{key}"
 
     @property
-    def stages(self) -> list[str]:
-        """The stages this point has: a user's QONNX file has no data stage, a float offline model
-        (torch + ONNX) no firmware stages: data, train and its physics report."""
-        from .quant import is_float
+    def kind(self) -> kinds.ModelKind:
+        return self.card.kind
 
-        if not self.onnx and is_float(self.card):
-            return ["data", "train", "report"]
-        return [s for s in STAGES if not (self.onnx and s == "data")]
+    @property
+    def stages(self) -> list[str]:
+        """The stages this point has, as its kind declares them (a float offline model: data, train,
+        report; a user's QONNX file: no data stage; a kind's own stages where it lists them)."""
+        return list(self.kind.stages)
 
     @property
     def point_dir(self) -> Path:
@@ -119,31 +120,37 @@ class Point:
             raise CodesignError(f"{self.name}-{self.key}: stage '{stage}' has not run (run `codesign {stage}` or `codesign run`)")
         return json.loads(f.read_text())
 
+    # Typed views of the records later stages read (codesign/records.py).
+    def core(self) -> records.Core:
+        return records.Rtl.model_validate(self.record("rtl")).core
+
+    def hls(self) -> records.Hls:
+        return records.Hls.model_validate(self.record("hls"))
+
+    def sims(self) -> dict[str, records.Sim]:
+        return records.Cosim.model_validate(self.record("cosim")).sims()
+
+    def cost(self) -> records.Cost:
+        return records.Cost.model_validate(self.record("estimate"))
+
 
 # ---- stages: each takes (point, out_dir) and returns a JSON-able record ----------------------
 
 
 def stage_data(point: Point, out: Path) -> dict:
-    from . import data
-
     spec = point.card.data
-    return {"file": str(data.module(spec.dataset).from_spec(spec)), **spec.model_dump(mode="json")}
+    return {"file": str(point.kind.dataset.from_spec(spec)), **spec.model_dump(mode="json")}
 
 
-def _load_data(point: Point) -> dict:
-    from . import data
-
-    return data.module(point.card.data.dataset).load(Path(point.record("data")["file"]))
+def load_data(point: Point) -> dict | None:
+    """The point's dataset as arrays (None for a kind that reads none)."""
+    if point.kind.dataset is None:
+        return None
+    return point.kind.dataset.load(Path(point.record("data")["file"]))
 
 
 def stage_train(point: Point, out: Path) -> dict:
-    if point.onnx:
-        from .quant.qonnx_import import import_qonnx
-
-        return import_qonnx(point.onnx, out, point.card.firmware.cosim_vectors, point.allow_unsafe)
-    from .quant import trainer
-
-    return trainer(point.card).train(point.card, _load_data(point), out)
+    return point.kind.trainer(point.card)(point.card, load_data(point), out)
 
 
 # The one place where frontends part: the firmware stages take what the train stage wrote. A Keras
@@ -163,9 +170,9 @@ def firmware_input(point: Point) -> tuple[Path, dict, dict]:
     for fname, how in FIRMWARE_PATHS.items():
         if (d / fname).exists():
             return d / fname, how, dict(np.load(d / "reference.npz"))
-    if (d / "model.pt").exists():  # quant/train_float.py: an offline float model
-        raise CodesignError(f"{point.card.source or point.name}: field 'model.kind': '{point.card.model.kind}' is a float "
-                            "offline model (torch + ONNX); it has no firmware stages, use `codesign train`")  # fmt: skip
+    if not point.kind.firmware:
+        raise CodesignError(f"{point.card.source or point.name}: field 'model.kind': '{point.card.model.kind}' has no "
+                            f"firmware stages (its stages: {', '.join(point.stages)})")  # fmt: skip
     raise CodesignError(f"{d}: no model file ({' or '.join(FIRMWARE_PATHS)}); rerun `codesign train --force`")
 
 
@@ -181,7 +188,7 @@ def stage_hls(point: Point, out: Path) -> dict:
         record = build_hls(model_file, point.card, ref, out, n_vectors(point, ref), allow_unsafe=point.allow_unsafe)
     else:
         from .hls.csim import build_hls
-        from .quant.train import load_model
+        from .zoo.load import load_model
 
         record = build_hls(load_model(model_file), point.card, ref, out, n_vectors(point, ref))
     return {**record, "path": f"{how['model']} -> {how['hls']}"}
@@ -199,7 +206,7 @@ def stage_rtl(point: Point, out: Path) -> dict:
 
         core = emit_traced(*trace_qonnx(model_file, point.allow_unsafe), *args, **kw)
     else:
-        from .quant.train import load_model
+        from .zoo.load import load_model
 
         core = emit_rtl(load_model(model_file), *args, **kw)
     return {"core": core, "path": f"{how['model']} -> {how['rtl']}"}
@@ -249,6 +256,11 @@ STAGE_FUNCS: dict[str, Callable[[Point, Path], dict]] = {
 }  # fmt: skip
 
 
+def _stage_func(point: Point, stage: str) -> Callable[[Point, Path], dict]:
+    extra = point.kind.extra_stages.get(stage)
+    return extra.run if extra else STAGE_FUNCS[stage]
+
+
 def run_stage(point: Point, stage: str, force: bool = False) -> dict:
     """Run one stage unless its folder exists (then return its record)."""
     final = point.stage_dir(stage)
@@ -258,7 +270,7 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
     console.print(f"[bold]{stage:9s}[/bold] running …")
     t0 = time.perf_counter()
     with paths.atomic_dir(final, replace=force) as tmp:
-        record = STAGE_FUNCS[stage](point, tmp)
+        record = _stage_func(point, stage)(point, tmp)
         record = {"stage": stage, "key": point.key, "seconds": round(time.perf_counter() - t0, 2), **record}
         (tmp / "stage.json").write_text(json.dumps(record, indent=1, default=str))
     record = json.loads((final / "stage.json").read_text())  # a concurrent twin may have won
@@ -273,34 +285,38 @@ NEEDS = {
 }  # fmt: skip
 
 
-def plan(targets: tuple[str, ...] | list[str]) -> list[str]:
-    """The stages needed for `targets`, in flow order."""
+def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = None) -> list[str]:
+    """The stages needed for `targets`, in flow order (a kind's own stages where it lists them).
+
+    Without a kind, every stage any kind may have is known. The report needs the last stage before
+    it that the kind has (package for L1 kinds; train, or a kind's own stage, for offline kinds).
+    """
+    order = list(kind.stages) if kind else STAGES
+    needs = {**NEEDS, **({s: st.needs for s, st in kind.extra_stages.items()} if kind else {})}
+    if kind:
+        needs["report"] = tuple(s for s in order[:order.index("report")][-1:]) if "report" in order else ()
     need: set[str] = set()
 
     def add(stage: str) -> None:
-        if stage not in NEEDS:
-            raise CodesignError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
+        if stage not in needs or stage not in order:
+            raise CodesignError(f"unknown stage '{stage}' (stages: {', '.join(order)})")
         if stage not in need:
             need.add(stage)
-            for dep in NEEDS[stage]:
+            for dep in needs[stage]:
                 add(dep)
 
     for t in targets:
         add(t)
-    return [s for s in STAGES if s in need]
+    return [s for s in order if s in need]
 
 
 def run(point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> dict[str, dict]:
     """Run `until` (or all `targets`) and what they need; finished stages are skipped."""
     for t in targets or (until,):
         if t in STAGES and t not in point.stages:
-            from .quant import is_float
-
-            what = (f"model '{point.card.model.kind}' is a float offline model (torch + ONNX)" if is_float(point.card)
-                    else "a user's QONNX file comes trained")  # fmt: skip
-            raise CodesignError(f"{point.card.source or point.name}: stage '{t}' does not apply: {what}; "
-                                f"its stages are {', '.join(point.stages)}")  # fmt: skip
+            raise CodesignError(f"{point.card.source or point.name}: stage '{t}' does not apply: model kind "
+                                f"'{point.kind.name}' ({point.kind.summary}) has the stages {', '.join(point.stages)}")  # fmt: skip
     records = {}
-    for stage in [s for s in plan(targets or (until,)) if s in point.stages]:
+    for stage in plan(targets or (until,), point.kind):
         records[stage] = run_stage(point, stage, force=stage in force)
     return records

@@ -10,13 +10,14 @@ import torch
 
 from codesign.card import Card
 from codesign.errors import CodesignError
-from codesign.hls.qonnx_frontend import check_qonnx, to_hls
+from codesign.hls.qonnx_frontend import to_hls
+from codesign.qonnx_guard import check_qonnx
 from codesign.interchange import check_onnxruntime, float_zoo_models
-from codesign.quant.train import to_grid
+from codesign.fixedpoint import to_grid
 from codesign.quant.train_torch import bake_pruning, export_qonnx, fit, prune_, train
 from codesign.verify import count_mismatches, require_exact
 from codesign.zoo import brevitas_mlp
-from codesign.zoo.mlp import input_format
+from codesign.fixedpoint import input_format
 
 # Pruned to 50% during QAT, so the bit-exact checks also cover the zeros pruning leaves.
 CARD = Card(
@@ -48,7 +49,7 @@ def test_train_outputs(trained):
     assert all(v >= 0.5 for v in metrics["sparsity"]["per_layer"].values())
     frac = brevitas_mlp.output_fractional(CARD)
     assert np.array_equal(ref["y"] * 2.0**frac, np.round(ref["y"] * 2.0**frac))  # on the logits' grid
-    np.testing.assert_array_equal(ref["x"], to_grid(ref["x"], input_format(CARD)))  # on the input grid
+    np.testing.assert_array_equal(ref["x"], to_grid(ref["x"], input_format(CARD.precision)))  # on the input grid
     model = brevitas_mlp.load(CARD, 16, 4, out / "model.pt")  # weights_only load
     with torch.no_grad():
         np.testing.assert_array_equal(model(torch.from_numpy(ref["x"])).numpy(), ref["y"])
@@ -162,7 +163,7 @@ def test_unsupported_op_and_narrow_input_port(trained, tmp_path):
     model = torch.nn.Sequential(QuantIdentity(act_quant=q["input"]), torch.nn.Tanh())
     with pytest.raises(CodesignError, match=r"node 'Tanh_0' \(Tanh\): not supported by the firmware flow"):
         check_qonnx(_export(model, tmp_path / "tanh.onnx"))
-    k, i, f = input_format(CARD)
+    k, i, f = input_format(CARD.precision)
     with pytest.raises(CodesignError, match=r"input quantizer\): holds fixed<12,4> but the input port is fixed<10,4>"):
         check_qonnx(trained[0] / "model.onnx", (k, i, f - 2))
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from codesign.data import jets
+from codesign.data import jets, substructure
 from codesign.errors import CodesignError
 
 N_PHYSICS = 30  # jets per class: enough for the median checks below to hold robustly
@@ -41,7 +41,7 @@ def test_same_seed_same_arrays_and_path_whatever_the_workers(tmp_path, monkeypat
 
 def test_cached_file_is_not_regenerated(tmp_path, monkeypatch):
     path, _ = _generate(tmp_path, 2, 1, 1, monkeypatch)
-    monkeypatch.setattr(jets, "_run_tasks", lambda *a: pytest.fail("regenerated"))
+    monkeypatch.setattr(jets, "run_chunks", lambda *a, **k: pytest.fail("regenerated"))
     assert jets.generate(2, seed=1, workers=1, progress=False) == path
 
 
@@ -114,14 +114,14 @@ def test_ecfs_match_brute_force_over_triples():
     pt = rng.exponential(50.0, n)
     y, phi = rng.normal(0, 0.3, n), rng.normal(0, 0.3, n)
     p4 = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(y), pt * np.cosh(y)], 1)
-    z, r = jets._ecf_inputs(p4)
+    z, r = substructure.ecf_inputs(p4)
     np.testing.assert_allclose(z, pt / pt.sum())
     np.testing.assert_allclose(r[0, 1], np.hypot(y[0] - y[1], phi[0] - phi[1]))
 
     pairs = list(itertools.combinations(range(n), 2))
     triples = list(itertools.combinations(range(n), 3))
     for b in (0, 1, 2):
-        assert np.isclose(jets._e2(z, r, b), sum(z[i] * z[j] * r[i, j] ** b for i, j in pairs))
+        assert np.isclose(substructure.ecf_e2(z, r, b), sum(z[i] * z[j] * r[i, j] ** b for i, j in pairs))
     for b in (1, 2):
         def angles(t):
             i, j, k = t
@@ -131,6 +131,6 @@ def test_ecfs_match_brute_force_over_triples():
         e3 = sum(w[t] * np.prod(angles(t)) ** b for t in triples)
         one = sum(w[t] * angles(t)[0] ** b for t in triples)
         two = sum(w[t] * (angles(t)[0] * angles(t)[1]) ** b for t in triples)
-        assert np.isclose(jets._e3(z, r, b), e3)
-        m3, n3 = jets._generalised_e3(z, r, block=50)  # small blocks: exercise the loop
+        assert np.isclose(substructure.ecf_e3(z, r, b), e3)
+        m3, n3 = substructure.generalised_e3(z, r, block=50)  # small blocks: exercise the loop
         assert np.isclose(m3[b], one) and np.isclose(n3[b], two)

@@ -65,7 +65,7 @@ def test_deterministic(data, tmp_path, monkeypatch):
 
 
 def test_pair_features(data):
-    from codesign.quant.train_flavour import l1_inputs, pair_features
+    from codesign.zoo.flavour_inputs import l1_inputs, pair_features
 
     d, _ = data
     n = 8

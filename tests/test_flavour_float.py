@@ -11,7 +11,7 @@ from codesign.errors import CodesignError
 from codesign.interchange import check_onnxruntime
 from codesign.zoo import deepjet, part
 from codesign.zoo.flavour_tokens import KIN, N_PARTICLE, N_SV, SV, TOKEN_COLUMNS
-from test_flow import REPO, codesign
+from conftest import REPO, codesign
 
 N, S = 8, 2
 
@@ -70,7 +70,7 @@ def test_padding_does_not_change_the_output(name):
 
 def test_pair_features_match_the_l1_inputs():
     """ParT's in-graph pair features are the L1 tagger's (quant/train_flavour.py) to float32 rounding."""
-    from codesign.quant.train_flavour import pair_features as np_pairs
+    from codesign.zoo.flavour_inputs import pair_features as np_pairs
 
     x = _tokens(20)
     names = ["pt", "e", "deta", "dphi", "charge", "pdgid", "d0", "z0", "d0sig", "z0sig"]

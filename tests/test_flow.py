@@ -9,30 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import codesign
 
 REPO = Path(__file__).parents[1]
 CARD = REPO / "models" / "jet_tagger_mlp.toml"
-
-
-def codesign(*args, home: Path, check=True):
-    env = {**os.environ, "CODESIGN_HOME": str(home)}
-    r = subprocess.run([sys.executable, "-m", "codesign.cli", *args], cwd=home, env=env, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"codesign {' '.join(args)} failed ({r.returncode}):\n{r.stderr[-3000:]}")
-    return r
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    codesign("run", str(CARD), "--preset", "tiny", home=home)
-    from codesign import flow
-
-    os.environ["CODESIGN_HOME"] = str(home)
-    try:
-        yield home, flow.Point.from_file(CARD, "tiny")
-    finally:
-        del os.environ["CODESIGN_HOME"]
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 from codesign.card import Card
 from codesign.errors import CodesignError
 from codesign.hls.csim import build_hls, check_supported
-from codesign.quant.train import to_grid
+from codesign.fixedpoint import to_grid
 from codesign.zoo import mlp
 
 
@@ -63,7 +63,7 @@ def test_qkeras_api_leaves_hgq2_layers_intact():
 
 def test_qkeras_model_reloads_with_half_up_rounding(tmp_path):
     """A saved QKeras-API model must reload with the card's RND rounding (QKeras' own config drops it)."""
-    from codesign.quant.train import load_model
+    from codesign.zoo.load import load_model
 
     card = Card(name="qk", model={"frontend": "qkeras", "hidden": [16]})
     model = mlp.build(card, 16, 5)

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from codesign.quant.train import to_grid
+from codesign.fixedpoint import to_grid
 from codesign.rtl.emit import emulate, latency_cutoff, trace
 from codesign.verify import require_exact
 from codesign.zoo import jedi_linear
-from test_flow import REPO, codesign
+from conftest import REPO, codesign
 
 
 def test_trace_is_bit_exact_and_permutation_invariant():

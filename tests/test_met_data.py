@@ -25,7 +25,7 @@ def test_same_seed_same_arrays_whatever_the_workers(sample, tmp_path, monkeypatc
     assert path_a.name == path_b.name
     for key in ("candidates", "mask", "true_met", "puppi_met", "npv"):
         np.testing.assert_array_equal(a[key], b[key])
-    monkeypatch.setattr(met, "_run", lambda *a, **k: pytest.fail("regenerated"))
+    monkeypatch.setattr(met, "run_chunks", lambda *a, **k: pytest.fail("regenerated"))
     assert met.generate(100, pileup=30.0, pool_size=40, seed=2, workers=1, progress=False) == path_b
 
 

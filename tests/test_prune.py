@@ -5,7 +5,7 @@ import pytest
 
 from codesign.card import Card, PruningSpec
 from codesign.quant import prune
-from codesign.quant.train import to_grid
+from codesign.fixedpoint import to_grid
 from codesign.zoo import mlp
 
 

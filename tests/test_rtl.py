@@ -12,7 +12,7 @@ import pytest
 from codesign.card import Card
 from codesign.errors import CodesignError
 from codesign.estimate.yosys import synth_xilinx
-from codesign.quant.train import to_grid
+from codesign.fixedpoint import to_grid
 from codesign.rtl.cosim import SIM_DIR, run_cosim
 from codesign.rtl.emit import emit_rtl
 from codesign.zoo import mlp

@@ -17,15 +17,14 @@ from pathlib import Path
 from .. import flow
 from ..card import Card, load_card
 from ..errors import CodesignError
+from ..records import Core
 
 CARD = "models/jet_tagger_mlp.toml"
 FRONTENDS = ("hgq2", "qkeras", "brevitas")
 
 
 def card_for(card_path: str, preset: str, frontend: str) -> Card:
-    card = load_card(card_path).with_preset(preset).model_dump(exclude={"presets"})
-    card["model"]["frontend"] = frontend
-    return Card.model_validate({**card, "source": card_path})
+    return load_card(card_path).with_preset(preset).with_overrides({"model.frontend": frontend})
 
 
 def main(argv=None) -> int:
@@ -42,13 +41,13 @@ def main(argv=None) -> int:
         train = flow.run(point, targets=("train",))["train"]
         # A failed bit-exactness check is a result of this benchmark, not the end of it.
         hls, rtl = _try(point, "hls"), _try(point, "rtl")
-        core = rtl.get("core")
+        core = Core.model_validate(rtl["core"]) if "core" in rtl else None
         aucs = [v for v in train["roc_auc"].values() if v is not None]
         rows[frontend] = {
             "key": point.key, "accuracy": round(train["accuracy"], 4), "auc_mean": round(sum(aucs) / len(aucs), 4),
-            **({"lut": core["estimate"]["lut"], "ff": core["estimate"]["ff"], "dsp": core["estimate"]["dsp"],
-                "latency_cycles": core["latency_cycles"], "latency_ns": core["latency_ns"],
-                "rtl_emulation_vectors": core["vectors"]["count"]} if core else {}),
+            **({"lut": core.estimate.lut, "ff": core.estimate.ff, "dsp": core.estimate.dsp,
+                "latency_cycles": core.latency_cycles, "latency_ns": core.latency_ns,
+                "rtl_emulation_vectors": core.vectors["count"]} if core else {}),
             "csim_vectors": hls.get("vectors"), "csim_mismatches": hls.get("mismatches"), "csim_error": hls.get("error"),
             "rtl_error": rtl.get("error"), "hls_path": hls.get("path"), "rtl_path": rtl.get("path"),
             "train_s": train["seconds"], "wall_s": round(time.perf_counter() - t0, 1),

@@ -9,7 +9,7 @@ On one flavour data set (the cards' data with --events Pythia events per sample)
                     emulation is checked bit for bit against the Keras model on test jets):
                     latency cycles/ns, II, LUT/FF/DSP of da4ml's cost model.
 Physics per model on the same test jets: AUCs (b vs light, b vs c, c vs light, c vs b) and the
-light mistag at 70% / 85% b efficiency, inclusive and per jet-pT bin (quant/flavour_metrics.py).
+light mistag at 70% / 85% b efficiency, inclusive and per jet-pT bin (physics/flavour.py).
 A point that does not finish within --point-timeout seconds is recorded as such.
 With --jedi, also the JEDI-linear-style tagger (models/jet_tagger_jedi.toml) on the 5-class jets,
 per --jedi-variants, traced and costed the same way, next to the published JEDI-linear.
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import platform
 import sys
 import time
 from pathlib import Path
+
+from ..sweep.task import call_isolated
 
 FLOAT_CARDS = {"ParT (float)": "models/flavour_part.toml", "DeepJet-like (float)": "models/flavour_deepjet.toml"}
 L1_CARD = "models/flavour_l1.toml"
@@ -36,13 +37,10 @@ ANCHOR = {"model": "JEDI-linear (published)", "particles": 32, "accuracy": 0.780
 
 
 def _point(card_path: str, overrides: dict):
-    from ..card import Card, load_card
+    from ..card import load_card
     from ..flow import Point
 
-    base = load_card(card_path).with_preset(None).model_dump(exclude={"presets", "source"})
-    for section, fields in overrides.items():
-        base[section] = {**base[section], **fields}
-    return Point(Card.model_validate({**base, "source": card_path}))
+    return Point(load_card(card_path).with_preset(None).with_overrides(overrides))
 
 
 def _physics(train_dir: Path) -> dict:
@@ -57,7 +55,7 @@ def _l1_cost(point, n_check: int = 200) -> dict:
     import numpy as np
     from da4ml.trace import to_pipeline
 
-    from ..quant.train import load_model
+    from ..zoo.load import load_model
     from ..rtl.emit import emulate, latency_cutoff, trace
     from ..verify import require_exact
 
@@ -75,40 +73,38 @@ def _l1_cost(point, n_check: int = 200) -> dict:
             "bit_exact_vectors": int(len(x)), "trace_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
 
 
-def _run(kind: str, card_path: str, overrides: dict, q) -> None:
-    try:
-        import torch
+def run_point(kind: str, card_path: str, overrides: dict) -> dict:
+    """One bench point, trained (and costed for L1 kinds), in its own process (sweep.task.call_isolated)."""
+    import torch
 
-        from .. import flow
+    from .. import flow
 
-        torch.set_num_threads(2)
-        point = _point(card_path, overrides)
-        t0 = time.perf_counter()
-        rec = flow.run(point, targets=("train",))
-        res = {"key": point.key, "train_dir": str(point.train_dir), "train_s": rec["train"]["seconds"]}
-        if kind == "jedi":  # 5-class jets: accuracy, no flavour figures
-            m = json.loads((point.train_dir / "metrics.json").read_text())
-            c = point.card
-            res |= {"particles": c.model.n_particles, "accuracy": m["accuracy"], "epochs": c.training.epochs,
-                    "n_train": m["n_train"], "n_test": m["n_test"], "jets_per_class": c.data.n_per_class,
-                    "model": f"per-particle MLP 3-{c.model.hidden}-{c.model.latent} (ReLU), sum over particles, MLP "
-                             f"{c.model.latent}-{c.model.hidden}-5; HGQ2 " + (
-                                 f"bit widths trained per weight and activation (EBOPs, beta {c.precision.beta:g}) from "
-                                 "8-bit activations, 6-bit weights" if c.precision.trainable
-                                 else "8-bit activations, 6-bit weights (fixed formats)")}  # fmt: skip
-        else:
-            res |= _physics(point.train_dir)
-        if kind in ("l1", "jedi"):  # the trace of a big core takes minutes: kept beside the build, keyed by the point
-            from ..paths import build_dir
+    torch.set_num_threads(2)
+    point = _point(card_path, overrides)
+    t0 = time.perf_counter()
+    rec = flow.run(point, targets=("train",))
+    res = {"key": point.key, "train_dir": str(point.train_dir), "train_s": rec["train"]["seconds"]}
+    if kind == "jedi":  # 5-class jets: accuracy, no flavour figures
+        m = json.loads((point.train_dir / "metrics.json").read_text())
+        c = point.card
+        res |= {"particles": c.model.n_particles, "accuracy": m["accuracy"], "epochs": c.training.epochs,
+                "n_train": m["n_train"], "n_test": m["n_test"], "jets_per_class": c.data.n_per_class,
+                "model": f"per-particle MLP 3-{c.model.hidden}-{c.model.latent} (ReLU), sum over particles, MLP "
+                         f"{c.model.latent}-{c.model.hidden}-5; HGQ2 " + (
+                             f"bit widths trained per weight and activation (EBOPs, beta {c.precision.beta:g}) from "
+                             "8-bit activations, 6-bit weights" if c.precision.trainable
+                             else "8-bit activations, 6-bit weights (fixed formats)")}  # fmt: skip
+    else:
+        res |= _physics(point.train_dir)
+    if kind in ("l1", "jedi"):  # the trace of a big core takes minutes: kept beside the build, keyed by the point
+        from ..paths import build_dir
 
-            cache = build_dir() / "bench" / "flavour_cost" / f"{point.key}.json"
-            if not cache.exists():
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps(_l1_cost(point)))
-            res["cost"] = json.loads(cache.read_text())
-        q.put({**res, "wall_s": round(time.perf_counter() - t0, 1)})
-    except Exception as e:  # recorded in the bench result, not hidden
-        q.put({"error": f"{type(e).__name__}: {e}"[:500]})
+        cache = build_dir() / "bench" / "flavour_cost" / f"{point.key}.json"
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(_l1_cost(point)))
+        res["cost"] = json.loads(cache.read_text())
+    return {**res, "wall_s": round(time.perf_counter() - t0, 1)}
 
 
 def _jedi_overrides(variant: str, epochs: int) -> dict:
@@ -119,18 +115,11 @@ def _jedi_overrides(variant: str, epochs: int) -> dict:
 
 
 def _in_subprocess(kind, card_path, overrides, timeout) -> dict:
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(kind, card_path, overrides, q))
     t0 = time.perf_counter()
-    proc.start()
-    proc.join(timeout)
-    if proc.is_alive():
-        proc.terminate()
-        proc.join()
-        res = {"error": f"not finished within {timeout:g} s (bench limit)"}
-    else:
-        res = q.get() if not q.empty() else {"error": f"worker exited with code {proc.exitcode}"}
+    res = call_isolated("codesign.bench.flavour:run_point", {"kind": kind, "card_path": card_path, "overrides": overrides},
+                        timeout)  # fmt: skip
+    if res.get("ok") is False:
+        res = {"error": f"{res['error']} (bench limit {timeout:g} s)"[:500]}
     res["bench_wall_s"] = round(time.perf_counter() - t0, 1)
     print(json.dumps({"kind": kind, **overrides.get("model", {}), **res})[:400], file=sys.stderr, flush=True)
     return res

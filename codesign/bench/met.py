@@ -12,47 +12,43 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import platform
 import sys
 import time
 from pathlib import Path
 
+from ..sweep.task import call_isolated
+
 CARD = "models/met_gnn.toml"
 
 
 def _point(card_path: str, overrides: dict):
-    from ..card import Card, load_card
+    from ..card import load_card
     from ..flow import Point
 
-    base = load_card(card_path).with_preset(None).model_dump(exclude={"presets", "source"})
-    for section, fields in overrides.items():
-        base[section] = {**base[section], **fields}
-    return Point(Card.model_validate({**base, "source": card_path}))
+    return Point(load_card(card_path).with_preset(None).with_overrides(overrides))
 
 
-def _run_point(card_path: str, overrides: dict, q) -> None:
-    try:
-        from .. import flow
+def run_point(card_path: str, overrides: dict) -> dict:
+    """One N-scan point, trained and costed (run in its own process by sweep.task.call_isolated)."""
+    from .. import flow
 
-        point = _point(card_path, overrides)
-        t0 = time.perf_counter()
-        rec = flow.run(point, targets=("train", "estimate"))
-        core, train = rec["rtl"]["core"], rec["train"]
-        q.put({
-            "key": point.key, "latency_cycles": core["latency_cycles"], "latency_ns": core["latency_ns"], "ii": core["ii"],
-            "lut": core["estimate"]["lut"], "ff": core["estimate"]["ff"], "dsp": core["estimate"]["dsp"],
-            "cost_source": core["estimate"]["source"], "rtl_s": rec["rtl"]["seconds"], "train_s": train["seconds"],
-            "ratio_to_puppi": train["headline_ratio_to_puppi"], "response_above_100": train["response_above_100"],
-            "ratio_to_puppi_float": train["met"]["ratio_to_puppi"]["float network"],
-            "response_above_100_float": train["met"]["high_met"]["float network"]["response"],
-            "response_by_bin": {b: v["response"] for b, v in train["met"]["vs_true_met"]["quantized network"].items()},
-            "test_events_by_bin": {b: v["events"] for b, v in train["met"]["vs_true_met"]["puppi"].items()},
-            "res_xy": {m: train["met"]["overall"][m]["res_xy"] for m in train["met"]["methods"]},
-            "n_test": train["n_test"], "wall_s": round(time.perf_counter() - t0, 1),
-        })  # fmt: skip
-    except Exception as e:  # recorded in the bench result, not hidden
-        q.put({"error": f"{type(e).__name__}: {e}"[:500]})
+    point = _point(card_path, overrides)
+    t0 = time.perf_counter()
+    rec = flow.run(point, targets=("train", "estimate"))
+    core, train, met = point.core(), rec["train"], rec["train"]["met"]
+    return {
+        "key": point.key, "latency_cycles": core.latency_cycles, "latency_ns": core.latency_ns, "ii": core.ii,
+        "lut": core.estimate.lut, "ff": core.estimate.ff, "dsp": core.estimate.dsp,
+        "cost_source": core.estimate.source, "rtl_s": rec["rtl"]["seconds"], "train_s": train["seconds"],
+        "ratio_to_puppi": train["headline_ratio_to_puppi"], "response_above_100": train["response_above_100"],
+        "ratio_to_puppi_float": met["ratio_to_puppi"]["float network"],
+        "response_above_100_float": met["high_met"]["float network"]["response"],
+        "response_by_bin": {b: v["response"] for b, v in met["vs_true_met"]["quantized network"].items()},
+        "test_events_by_bin": {b: v["events"] for b, v in met["vs_true_met"]["puppi"].items()},
+        "res_xy": {m: met["overall"][m]["res_xy"] for m in met["methods"]},
+        "n_test": train["n_test"], "wall_s": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -71,24 +67,16 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default="met", help="file stem of the results in --out")
     args = ap.parse_args(argv)
 
-    ctx = mp.get_context("spawn")
     points = []
     for form in args.forms:
         for n in (args.quadratic_n or args.n) if form == "quadratic" else args.n:
             overrides = {"data": {"n_events": args.events, "pileup": args.pileup, "n_candidates": n},
                          "model": {"form": form}, "training": {"epochs": args.epochs},
                          "firmware": {"open_synthesis": False}}  # fmt: skip
-            q = ctx.Queue()
-            proc = ctx.Process(target=_run_point, args=(args.card, overrides, q))
             t0 = time.perf_counter()
-            proc.start()
-            proc.join(args.point_timeout)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-                res = {"error": f"not finished within {args.point_timeout:g} s (bench limit)"}
-            else:
-                res = q.get() if not q.empty() else {"error": f"worker exited with code {proc.exitcode}"}
+            res = call_isolated("codesign.bench.met:run_point", {"card_path": args.card, "overrides": overrides},
+                                args.point_timeout)  # fmt: skip
+            res = {"error": f"{res['error']} (bench limit {args.point_timeout:g} s)"[:500]} if res.get("ok") is False else res
             res = {"form": form, "n": n, **res, "bench_wall_s": round(time.perf_counter() - t0, 1)}
             print(json.dumps(res), file=sys.stderr)
             points.append(res)

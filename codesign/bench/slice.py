@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         "cosim": sims,
         "lut": {"da4ml cost model": est["da4ml"]["lut"], "yosys synth_xilinx": est["yosys"]["lut"]},
         "ff": {"da4ml cost model": est["da4ml"]["ff"], "yosys synth_xilinx": est["yosys"]["ff"]},
-        "latency_cycles": records["rtl"]["core"]["latency_cycles"], "clock_ns": point.card.firmware.clock_ns,
+        "latency_cycles": point.core().latency_cycles, "clock_ns": point.card.firmware.clock_ns,
         "accuracy": records["train"]["accuracy"], "bench_wall_s": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
     out = Path(args.out)

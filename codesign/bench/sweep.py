@@ -102,8 +102,7 @@ def _compare(rows: list[dict], spec, n: int) -> dict:
 
     def synth(r):
         point = Point(spec.card_for(r["params"]))
-        core = point.record("rtl")["core"]
-        return synth_xilinx(point.stage_dir("rtl") / "rtl", core["top"], family=point.card.firmware.family)
+        return synth_xilinx(point.stage_dir("rtl") / "rtl", point.core().top, family=point.card.firmware.family)
 
     with ThreadPoolExecutor(2) as pool:  # Yosys is single-threaded: two at a time on two cores
         synths = list(pool.map(synth, picks))

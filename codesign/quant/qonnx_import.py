@@ -1,6 +1,6 @@
 """The train stage of a QONNX file a user brings (`codesign run --onnx FILE`): nothing is trained.
 
-The file passes the guard rails (hls/qonnx_frontend.check_qonnx) and is saved, cleaned, as
+The file passes the guard rails (qonnx_guard.check_file) and is saved, cleaned, as
 model.onnx: the firmware stages then take the same QONNX path as the Brevitas frontend.
 
 Its reference is the user's graph itself, executed by qonnx's own execution
@@ -18,32 +18,19 @@ through with allow_unsafe).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CodesignError
-from ..hls.qonnx_frontend import FIXES, check_qonnx, input_quantizer, load
+from ..qonnx_guard import check_file, input_quantizer, load, sha256
 
 SEED = 1
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def check_file(path: Path, allow_unsafe: bool = False) -> list[str]:
-    """The guard on a user's file, before anything is written: raises on the first problem unless
-    `allow_unsafe` (then the problems are returned, for the caller to warn about)."""
-    mw = load(path)
-    problems = check_qonnx(mw, allow_unsafe=allow_unsafe)
-    node, spec = input_quantizer(mw, str(path))
-    if not spec.power_of_two:  # even allow_unsafe cannot help: the test vectors need a fixed-point grid
-        raise CodesignError(f"{path}: node '{node.name}' (input quantizer): scale {spec.scale.ravel()[0]:.6g} is not a power "
-                            f"of two, so the input has no fixed-point grid; {FIXES['input']}")  # fmt: skip
-    return problems
+def train(card, data, out: Path, progress: bool = True) -> dict:
+    """The kind qonnx_file's train stage (kinds/qonnx_file.py): the card names the file."""
+    return import_qonnx(Path(card.model.file), out, card.firmware.cosim_vectors, card.model.allow_unsafe)
 
 
 def import_qonnx(path: Path, out: Path, n_vectors: int, allow_unsafe: bool = False) -> dict:

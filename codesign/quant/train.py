@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from ..card import Card
+from ..fixedpoint import to_grid
 from ..zoo import mlp
 from . import prune
+from .keras_fit import fit
 
 
 def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -25,15 +27,6 @@ def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarr
     idx = np.random.default_rng(seed).permutation(n)
     n_test = int(round(n * test_fraction))
     return idx[n_test:], idx[:n_test]
-
-
-def to_grid(x: np.ndarray, fmt: tuple[int, int, int]) -> np.ndarray:
-    """Round half up onto a signed fixed-point grid and saturate: what the input quantizer does."""
-    k, i, f = fmt
-    scale = 2.0**f
-    lo = -(2.0**i) if k else 0.0
-    hi = 2.0**i - 1.0 / scale
-    return np.clip(np.floor(x * scale + 0.5) / scale, lo, hi).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -89,22 +82,11 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     x, labels, train_idx = inp.x, inp.labels, inp.train_idx
     n_classes = len(data["class_names"])
     model = mlp.build(card, x.shape[1], n_classes)
-    model.compile(
-        optimizer=keras.optimizers.Adam(card.training.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    cbs = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=5, min_lr=1e-5)]
-    if card.pruning.sparsity > 0:
-        cbs.append(prune.callback(card.pruning, card.training.epochs))
-    hist = model.fit(
-        x[train_idx], labels[train_idx], validation_split=0.15, epochs=card.training.epochs,
-        batch_size=card.training.batch_size, callbacks=cbs, verbose=2 if progress else 0, shuffle=True,
-    )  # fmt: skip
-
+    history = fit(model, card, x[train_idx], labels[train_idx],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), progress=progress)  # fmt: skip
     y_ref = model.predict(x[inp.test_idx], batch_size=4096, verbose=0)
     model.save(out / "model.keras")
-    return save_outputs(out, inp, y_ref, data, hist.history, {"sparsity": prune.sparsity_of(model)})
+    return save_outputs(out, inp, y_ref, data, history, {"sparsity": prune.sparsity_of(model)})
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:
@@ -123,16 +105,3 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray, class_names) 
         "confusion": confusion_matrix(labels, pred, labels=range(len(class_names))).tolist(),
         "class_names": [str(c) for c in class_names],
     }
-
-
-def load_model(path: Path):
-    """Load a trained model safely (Keras safe mode: no arbitrary code from the file)."""
-    import hgq  # noqa: F401  (registers HGQ2 layers and quantizers with Keras)
-    import qkeras  # noqa: F401  (registers the QKeras-API quantizers, e.g. quantized_bits; not qlayers)
-    import keras
-
-    from ..zoo import mlp  # noqa: F401  (registers the half-up QKeras quantizers, zoo/mlp._half_up)
-
-    # Both frontends save HGQ2 layers with full quantizer configs; qkeras.qlayers is not needed
-    # (and must not be imported globally: see zoo/qkeras_api.py).
-    return keras.models.load_model(path, safe_mode=True, compile=False)

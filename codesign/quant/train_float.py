@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..card import Card
-from .flavour_metrics import flavour_metrics
+from ..physics.flavour import flavour_metrics
 from .train import split, write_metrics
 from .train_flavour import class_weights
 

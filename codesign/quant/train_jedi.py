@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..card import Card
-from .train import split, to_grid, write_metrics
-
-IO = ("Inputs: {n} constituents x 3 features ((ln pT[GeV] - 4)/2, 4 Δη, 4 Δφ to the jet axis), leading by pT, "
-      "absent constituents zero. Outputs: 5 class logits (g, q, W, Z, t); the class is the largest.")  # fmt: skip
-
+from ..fixedpoint import to_grid
+from .keras_fit import fit
+from .train import split, write_metrics
 
 def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     import keras
@@ -32,11 +30,10 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     tr, te = split(len(labels), card.data.test_fraction, card.data.seed)
     model = jedi_linear.from_card(card, len(names))
     steps = t.epochs * (int(len(tr) * 0.85) // t.batch_size + 1)
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(t.learning_rate, steps)),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])  # fmt: skip
-    hist = model.fit(x[tr], labels[tr], validation_split=0.15, epochs=t.epochs, batch_size=t.batch_size,
-                     verbose=2 if progress else 0, shuffle=True)  # fmt: skip
+    history = fit(model, card, x[tr], labels[tr], loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  learning_rate=keras.optimizers.schedules.CosineDecay(t.learning_rate, steps), plateau_patience=None,
+                  prune=False, progress=progress)  # fmt: skip
     y = model.predict(x[te], batch_size=4096, verbose=0)
     model.save(out / "model.keras")
     np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), input_format=np.array(fmt))
-    return write_metrics(out, y, labels[te], names, hist.history, len(tr), {"io": IO.format(n=n)})
+    return write_metrics(out, y, labels[te], names, history, len(tr))

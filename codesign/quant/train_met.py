@@ -29,8 +29,10 @@ from ..data import met as met_data
 from ..errors import CodesignError
 from ..zoo import met_gnn
 from . import prune
-from .met_metrics import met_metrics
-from .train import split, to_grid
+from .keras_fit import fit
+from ..physics.met import met_metrics
+from ..fixedpoint import to_grid
+from .train import split
 
 
 def inputs(card: Card, data: dict) -> np.ndarray:
@@ -45,7 +47,7 @@ def inputs(card: Card, data: dict) -> np.ndarray:
     return to_grid(met_data.features(cands, mask, card.data.momentum_unit), met_gnn.input_format(card))
 
 
-WEIGHT_BINS_GEV = [0, 20, 40, 60, 80, 100, 150, 200, 300, 1e9]  # met_metrics.MET_BINS: the bins judged
+WEIGHT_BINS_GEV = [0, 20, 40, 60, 80, 100, 150, 200, 300, 1e9]  # physics.met.MET_BINS: the bins judged
 MAX_WEIGHT = 10.0  # cap relative to the median weight: a handful of >300 GeV events must not dominate
 RESPONSE_MIN_GEV = 40.0
 RESPONSE_LAMBDA = 50.0
@@ -85,14 +87,8 @@ def _loss(unit: float):
 
 
 def _fit(model, card, x, y, float_twin: bool, progress: bool):
-    import keras
-
-    model.compile(optimizer=keras.optimizers.Adam(card.training.learning_rate), loss=_loss(card.data.momentum_unit))
-    cbs = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=4, min_lr=1e-5)]
-    if card.pruning.sparsity > 0 and not float_twin:
-        cbs.append(prune.callback(card.pruning, card.training.epochs))
-    return model.fit(x, y, validation_split=0.15, epochs=card.training.epochs, batch_size=card.training.batch_size,
-                     callbacks=cbs, verbose=2 if progress else 0, shuffle=True).history  # fmt: skip
+    return fit(model, card, x, y, loss=_loss(card.data.momentum_unit), metrics=None, plateau_patience=4,
+               prune=not float_twin, progress=progress)  # fmt: skip
 
 
 def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
@@ -133,8 +129,6 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
         "history": {k: [float(v) for v in vals] for k, vals in hist.items()},
         "n_train": int(len(tr)), "n_test": int(len(te)), "n_candidates": int(n), "form": card.model.form,
         "sparsity": prune.sparsity_of(model),
-        "io": (f"Inputs: {n} candidates x {f} features ({', '.join(met_data.FEATURE_NAMES)}), leading by pT, padded "
-               f"slots zero; momenta in units of {unit:g} GeV. Output: MET (px, py) in units of {unit:g} GeV."),
     }  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics

@@ -1,7 +1,7 @@
 """ROC curves of the flavour discriminants (b vs light, b vs c, c vs light, c vs b), one model or several.
 
 Each panel: signal efficiency on x, background efficiency (mistag rate) on a log y axis, as in
-CMS flavour-tagging plots; the discriminants are those of quant/flavour_metrics.py.
+CMS flavour-tagging plots; the discriminants are those of physics/flavour.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quant.flavour_metrics import PAIRS, probabilities, roc
+from ..physics.flavour import PAIRS, probabilities, roc
 
 
 def roc_panels(models: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], out: Path, fname: str, rlabel: str) -> str:

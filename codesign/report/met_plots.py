@@ -1,4 +1,4 @@
-"""Plots and tables of the MET regression report (metrics from quant/met_metrics.py)."""
+"""Plots and tables of the MET regression report (metrics from physics/met.py)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodesignError
-from ..hls.qonnx_frontend import FIXES, check_qonnx, input_quantizer, load, prepare, quant_spec
+from ..qonnx_guard import FIXES, check_qonnx, input_quantizer, load, prepare, quant_spec
 
 # As rtl/emit.py: every adder costs one delay level; the CMVM solver's per-block delay limit.
 HWCONF = (1, -1, -1)

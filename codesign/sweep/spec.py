@@ -28,10 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..card import Card, load_card
 from ..errors import CodesignError
 
-METRICS = {"accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "yosys_lut", "sparsity",
-           "hls_lut", "hls_ff", "hls_dsp", "hls_latency_cycles"}
-
-
 class Search(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["grid", "random", "optuna"] = "grid"
@@ -43,9 +39,8 @@ class Search(BaseModel):
     @classmethod
     def _objectives(cls, v):
         for o in v:
-            metric, _, sense = o.partition(":")
-            if metric not in METRICS or sense not in ("min", "max"):
-                raise ValueError(f"objective '{o}' must be METRIC:min|max with METRIC in {sorted(METRICS)}")
+            if o.partition(":")[2] not in ("min", "max"):
+                raise ValueError(f"objective '{o}' must be FIGURE:min|max")
         return v
 
 
@@ -80,19 +75,14 @@ class SweepSpec(BaseModel):
 
     def card_for(self, overrides: dict[str, Any]) -> Card:
         """The base card with fixed fields and a point's overrides applied, validated."""
-        dump = self.base.model_dump(mode="json")
-        for dotted, value in {**self.fixed, **overrides}.items():
+        base = self.base
+        dump = base.model_dump(mode="json")
+        changes = {**self.fixed, **overrides}
+        for dotted in changes:
             section, _, field = dotted.partition(".")
             if section not in dump or not isinstance(dump[section], dict) or field not in dump[section]:
                 raise CodesignError(f"{self.source}: axis '{dotted}': no such card field (section.field)")
-            dump[section][field] = value
-        try:
-            return Card.model_validate({**dump, "source": self.base.source})
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise CodesignError(
-                f"{self.source}: point {json.dumps(overrides)}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
-            ) from None
+        return base.with_overrides(changes, where=f"{self.source}: point {json.dumps(overrides)}")
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -109,11 +99,18 @@ def load_sweep(path: str | Path) -> SweepSpec:
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         raise CodesignError(f"{path}: field '{field}': {err['msg']}") from None
     from ..flow import plan
+    from .figures import available
 
+    kind = spec.base.kind
     try:
-        plan(spec.targets)  # unknown stage names fail here, not in a worker
+        plan(spec.targets, kind)  # unknown stage names fail here, not in a worker
     except CodesignError as e:
         raise CodesignError(f"{path}: field 'targets': {e}") from None
+    have = available(kind)
+    for o in spec.search.objectives:  # figures of this card's model kind only
+        if o.partition(":")[0] not in have:
+            raise CodesignError(f"{path}: field 'search.objectives': '{o}': model kind '{kind.name}' has no figure "
+                                f"'{o.partition(':')[0]}' (have: {', '.join(sorted(have))})")  # fmt: skip
     for p in spec.points():  # every point is a valid card, before anything runs
         spec.card_for(p)
     return spec

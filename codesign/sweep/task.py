@@ -16,39 +16,17 @@ import traceback
 from pathlib import Path
 
 
-def metrics_of(records: dict) -> dict:
-    """The figures a sweep compares, flattened from the stage records (absent stages are absent)."""
-    m: dict = {}
-    if "train" in records:
-        t = records["train"]
-        aucs = [v for v in t["roc_auc"].values() if v is not None]
-        m.update(accuracy=t["accuracy"], auc_mean=sum(aucs) / len(aucs), sparsity=t.get("sparsity", {}).get("total", 0.0))
-    if "hls" in records:
-        m.update(csim_vectors=records["hls"]["vectors"], csim_mismatches=records["hls"]["mismatches"])
-    if "rtl" in records:
-        core = records["rtl"]["core"]
-        m.update(latency_cycles=core["latency_cycles"], latency_ns=core["latency_ns"], ii=core["ii"],
-                 lut=core["estimate"]["lut"], ff=core["estimate"]["ff"], dsp=core["estimate"]["dsp"])  # fmt: skip
-    if "estimate" in records and records["estimate"].get("yosys"):
-        m.update(yosys_lut=records["estimate"]["yosys"]["lut"], yosys_ff=records["estimate"]["yosys"]["ff"])
-    if "estimate" in records:  # the HLS project's learned estimate, where rule4ml applies
-        hls = {e["quantity"]: e["value"] for e in records["estimate"]["estimates"] if "rule4ml" in e["source"]}
-        m.update({f"hls_{q}": hls[q] for q in ("lut", "ff", "dsp", "latency_cycles") if q in hls})
-    if "cosim" in records:
-        m.update({f"{s}_mismatches": r["mismatches"] for s, r in records["cosim"].items() if isinstance(r, dict)})
-    return m
-
-
 def run_point(card_json: dict, source: str, targets: list[str]) -> dict:
     """In-process: run the stages of one point; never raises (errors are part of the result)."""
-    from ..card import Card
+    from ..card import validate_card
     from ..flow import Point, run
+    from .figures import metrics_of
 
     t0 = time.perf_counter()
     try:
-        card = Card.model_validate({**card_json, "source": source})
+        card = validate_card(card_json, source)
         records = run(Point(card), targets=tuple(targets))
-        return {"ok": True, "metrics": metrics_of(records), "stages": records, "seconds": time.perf_counter() - t0}
+        return {"ok": True, "metrics": metrics_of(card.kind, records), "stages": records, "seconds": time.perf_counter() - t0}
     except Exception as e:  # noqa: BLE001  (a failed point is data, and the sweep goes on)
         return {"ok": False, "error": f"{type(e).__name__}: {e}"[:2000], "trace": traceback.format_exc()[-4000:],
                 "seconds": time.perf_counter() - t0}  # fmt: skip
@@ -56,10 +34,20 @@ def run_point(card_json: dict, source: str, targets: list[str]) -> dict:
 
 def run_isolated(card_json: dict, source: str, targets: list[str], home: str, timeout_s: float) -> dict:
     """Run one point in a child process with a time-out (what executors submit)."""
+    return call_isolated("codesign.sweep.task:run_point", {"card_json": card_json, "source": source, "targets": targets},
+                         timeout_s, {"CODESIGN_HOME": home})  # fmt: skip
+
+
+def call_isolated(target: str, kwargs: dict, timeout_s: float, env: dict | None = None) -> dict:
+    """`module:function(**kwargs)` in a child Python with a time-out: JSON in, a JSON dict out.
+
+    The one subprocess-with-timeout of the project (sweep points, benchmark points). A crash, a
+    time-out or an exception comes back as {"ok": False, "error": ...}, never raised.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        job, res = Path(tmp) / "point.json", Path(tmp) / "result.json"
-        job.write_text(json.dumps({"card": card_json, "source": source, "targets": targets}))
-        env = {**os.environ, "CODESIGN_HOME": home, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        job, res = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job.write_text(json.dumps({"target": target, "kwargs": kwargs}))
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         t0 = time.perf_counter()
         try:
             p = subprocess.run([sys.executable, "-m", "codesign.sweep.task", str(job), str(res)], env=env,
@@ -73,8 +61,14 @@ def run_isolated(card_json: dict, source: str, targets: list[str], home: str, ti
 
 
 def main() -> int:
+    import importlib
+
     job = json.loads(Path(sys.argv[1]).read_text())
-    result = run_point(job["card"], job["source"], job["targets"])
+    module, _, name = job["target"].partition(":")
+    try:
+        result = getattr(importlib.import_module(module), name)(**job["kwargs"])
+    except Exception as e:  # noqa: BLE001  (the caller records it)
+        result = {"ok": False, "error": f"{type(e).__name__}: {e}"[:2000], "trace": traceback.format_exc()[-4000:]}
     Path(sys.argv[2]).write_text(json.dumps(result, default=str))
     return 0
 

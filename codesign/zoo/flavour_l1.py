@@ -32,14 +32,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def _frac(bits: int, integer: int) -> int:
-    return bits - 1 - integer
+from .. import fixedpoint  # noqa: E402
 
 
 def build(card, n_cand: int, n_feat: int, n_pair: int, n_classes: int) -> keras.Model:
     """The L1 model for a card (model section: embed, heads, head_dim; precision section: formats)."""
-    from hgq.config import LayerConfigScope, QuantizerConfig
+    from hgq.config import LayerConfigScope
+
+    from .quantizers import config, selection
     from hgq.layers import QAdd, QDense, QEinsum, QEinsumDense, QSoftmax
     from hgq.quantizer import Quantizer
 
@@ -49,15 +49,14 @@ def build(card, n_cand: int, n_feat: int, n_pair: int, n_classes: int) -> keras.
     trainable = p.trainable
 
     def kif(place, bits, integer, overflow="SAT", k=True):
-        return QuantizerConfig("kif", place, k0=k, i0=integer, f0=_frac(bits, integer) if k else bits - integer,
-                               overflow_mode=overflow, trainable=trainable)  # fmt: skip
+        return config(place, bits, integer, overflow, trainable=trainable, signed=k)
 
     w = kif("weight", p.weight_bits, p.weight_integer, "SAT_SYM")
     b = kif("bias", p.activation_bits, p.activation_integer)
     a = kif("datalane", p.activation_bits, p.activation_integer)
     inp = kif("datalane", p.input_bits, p.input_integer)
     # Selection kernels are exactly 0 or 1: unsigned, one integer bit, no fraction.
-    sel_w = QuantizerConfig("kif", "weight", k0=False, i0=1, f0=0, overflow_mode="SAT", trainable=False)
+    sel_w = selection()
 
     def dense(eq, shape, bias, name, act=None, iq=a):
         return QEinsumDense(eq, shape, bias_axes=bias, activation=act, kq_conf=w, bq_conf=b, iq_conf=iq, name=name)
@@ -151,5 +150,4 @@ def _set_selection(layer, kernel: np.ndarray) -> None:
 
 
 def input_format(card) -> tuple[int, int, int]:
-    p = card.precision
-    return 1, p.input_integer, _frac(p.input_bits, p.input_integer)
+    return fixedpoint.input_format(card.precision)

@@ -1,7 +1,7 @@
 """Token layout shared by the float (offline) flavour taggers (zoo/part.py, zoo/deepjet.py).
 
 One tensor per jet, (T, C) with T = N candidates then S secondary vertices, C = TOKEN_COLUMNS:
-  [0, 8)    candidate features (quant/train_flavour.py PARTICLE_FEATURES; last one = exists), 0 on SV rows
+  [0, 8)    candidate features (zoo/flavour_inputs.py PARTICLE_FEATURES; last one = exists), 0 on SV rows
   [8, 18)   SV features (SV_FEATURES; last one = exists), 0 on candidate rows
   [18, 22)  raw candidate kinematics pt [GeV], e [GeV], Δη, Δφ (for ParT's pair features), 0 on SV rows
 One input keeps the ONNX hand-over (codesign/interchange.py) a single-tensor graph.
@@ -10,6 +10,8 @@ One input keeps the ONNX hand-over (codesign/interchange.py) a single-tensor gra
 from __future__ import annotations
 
 import numpy as np
+
+from .flavour_inputs import particle_features
 
 N_PARTICLE = 8
 SV_FEATURES = ["lxy", "l3d", "lxy_sig", "l3d_sig", "mass", "ntracks", "pt_rel", "dr", "efrac", "exists"]
@@ -37,8 +39,6 @@ def sv_features(data: dict, n_sv: int) -> np.ndarray:
 
 def tokens(data: dict, n_cand: int, n_sv: int) -> np.ndarray:
     """(J, n_cand + n_sv, TOKEN_COLUMNS) float32 tokens of every jet."""
-    from ..quant.train_flavour import particle_features
-
     J = len(data["labels"])
     out = np.zeros((J, n_cand + n_sv, TOKEN_COLUMNS), np.float32)
     out[:, :n_cand, PART] = particle_features(data, n_cand)

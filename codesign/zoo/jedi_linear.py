@@ -13,6 +13,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .. import fixedpoint  # noqa: E402
+
 
 def from_card(card, n_classes: int) -> keras.Model:
     """The model of a card (models/jet_tagger_jedi.toml): model section sizes, precision section formats."""
@@ -23,8 +25,7 @@ def from_card(card, n_classes: int) -> keras.Model:
 
 def input_format(card) -> tuple[int, int, int]:
     """(signed, integer, fractional) bits of the input port."""
-    p = card.precision
-    return (1, p.input_integer, p.input_bits - 1 - p.input_integer)
+    return fixedpoint.input_format(card.precision)
 
 
 def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int = 1, input_bits: int = 8,
@@ -32,18 +33,20 @@ def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int 
           trainable: bool = False, beta: float = 0.0, weight_integer: int = 0):  # fmt: skip
     """`trainable`: HGQ bit widths learned per weight and activation, EBOPs-regularised with `beta`
     (the published JEDI-linear trains its bit widths this way); else the fixed formats given."""
-    from hgq.config import LayerConfigScope, QuantizerConfig
+    from hgq.config import LayerConfigScope
+
+    from .quantizers import config, selection
     from hgq.layers import QDense, QEinsumDense
     from hgq.quantizer import Quantizer
 
     keras.utils.set_random_seed(seed)
 
     def kif(place, bits, integer, overflow="SAT"):
-        return QuantizerConfig("kif", place, k0=True, i0=integer, f0=bits - 1 - integer, overflow_mode=overflow, trainable=trainable)
+        return config(place, bits, integer, overflow, trainable=trainable)
 
     w, a = kif("weight", weight_bits, weight_integer, "SAT_SYM"), kif("datalane", activation_bits, activation_integer)
     b, inp = kif("bias", activation_bits, activation_integer), kif("datalane", input_bits, input_integer)
-    ones = QuantizerConfig("kif", "weight", k0=False, i0=1, f0=0, overflow_mode="SAT", trainable=False)
+    ones = selection()
     with LayerConfigScope(enable_ebops=trainable, beta0=beta if trainable else 0.0):
         x_in = keras.Input((n, 3), name="constituents")
         x = Quantizer(inp, name="input_q")(x_in)

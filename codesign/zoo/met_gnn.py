@@ -40,26 +40,16 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .. import fixedpoint  # noqa: E402
 from ..card import Card  # noqa: E402
 from ..errors import CodesignError  # noqa: E402
+from .quantizers import config as _kif  # noqa: E402
 
 PX, PY, PUPPI_W = 0, 1, 4  # feature columns of -px, -py and the PUPPI weight (see data/met.py FEATURE_NAMES)
 
 
-def _frac(bits: int, integer: int) -> int:
-    return bits - 1 - integer
-
-
-def _kif(place, bits, integer, overflow, trainable=False, signed=True):
-    from hgq.config import QuantizerConfig
-
-    return QuantizerConfig("kif", place, k0=signed, i0=integer, f0=_frac(bits, integer) + (0 if signed else 1),
-                           overflow_mode=overflow, trainable=trainable)  # fmt: skip
-
-
 def input_format(card: Card) -> tuple[int, int, int]:
-    p = card.precision
-    return 1, p.input_integer, _frac(p.input_bits, p.input_integer)
+    return fixedpoint.input_format(card.precision)
 
 
 def build(card: Card, n_cand: int, n_feat: int, float_twin: bool = False) -> keras.Model:
@@ -87,7 +77,7 @@ class _Q:
         # Per-candidate weight w_i: unsigned, [0, 2), the output's resolution knob.
         self.w = _kif("datalane", p.activation_bits, 1, "SAT", t, signed=False)
         # w_i * p_i exactly: integer bits of p plus one (w < 2), fractions of both.
-        fw, fp = p.activation_bits - 1, _frac(p.input_bits, p.input_integer)
+        fw, fp = p.activation_bits - 1, fixedpoint.input_format(p)[2]
         self.prod = _kif("datalane", 1 + p.input_integer + 1 + fw + fp, p.input_integer + 1, "SAT")
         if float_twin:
             from hgq.config import QuantizerConfig

@@ -20,11 +20,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
+from .. import fixedpoint  # noqa: E402
 from ..card import Card  # noqa: E402
-
-
-def _frac(bits: int, integer: int) -> int:
-    return bits - 1 - integer
 
 
 def build(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
@@ -34,17 +31,15 @@ def build(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
 
 
 def _build_hgq2(card: Card, n_inputs: int, n_outputs: int) -> keras.Model:
-    from hgq.config import LayerConfigScope, QuantizerConfig, QuantizerConfigScope
+    from hgq.config import LayerConfigScope
     from hgq.layers import QDense
 
-    p = card.precision
-    frozen = not p.trainable
+    from .quantizers import config
 
-    def kif(place: str, bits: int, integer: int, overflow: str) -> QuantizerConfig:
-        return QuantizerConfig(
-            "kif", place, k0=True, i0=integer, f0=_frac(bits, integer),
-            overflow_mode=overflow, trainable=not frozen,
-        )  # fmt: skip
+    p = card.precision
+
+    def kif(place: str, bits: int, integer: int, overflow: str):
+        return config(place, bits, integer, overflow, trainable=p.trainable)
 
     weight = kif("weight", p.weight_bits, p.weight_integer, "SAT_SYM")
     bias = kif("bias", p.activation_bits, p.activation_integer, "SAT")
@@ -126,5 +121,4 @@ def _half_up_class(base: type) -> type:
 
 def input_format(card: Card) -> tuple[int, int, int]:
     """(signed, integer bits, fractional bits) of the model input: the grid test vectors live on."""
-    p = card.precision
-    return 1, p.input_integer, _frac(p.input_bits, p.input_integer)
+    return fixedpoint.input_format(card.precision)

@@ -1,0 +1,1 @@
+"""Physics figures of merit, numpy only: computed by the trainers, drawn by the reports."""
