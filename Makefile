@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYSTEM_TOOLS := g++ make iverilog yosys
 
-.PHONY: setup system demo test test-fast bench clean
+.PHONY: setup system demo test test-fast lint bench clean
 
 setup: system $(STAMP)
 
@@ -33,8 +33,13 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -rs
 
+# The quick loop: no Pythia, no simulator builds, no Yosys, no full flows (make test runs them all).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not pythia and not sim and not yosys"
+
+lint: setup
+	$(BIN)/ruff check codesign tests sim
+	$(BIN)/ruff format --check codesign tests sim
 
 bench: setup
 	$(BIN)/python -m codesign.bench.slice

@@ -76,8 +76,6 @@ class FirmwareSpec(Strict):
     icarus_vectors: int = Field(1000, ge=1, description="the first cosim_vectors that Icarus checks too")
 
 
-
-
 class _SectionError(ValueError):
     """A problem in one card section, raised inside validation; `_where` unwraps it into 'field': message."""
 
@@ -111,7 +109,9 @@ def _data_section(value, kind: kinds.ModelKind) -> BaseModel:
     value = dict(value or {})
     if kind.dataset is None:
         if value and value != {"dataset": "none"}:
-            raise _SectionError(("data",), f"model kind '{kind.name}' comes trained and reads no dataset; remove [data]")
+            raise _SectionError(
+                ("data",), f"model kind '{kind.name}' comes trained and reads no dataset; remove [data]"
+            )
         return NoData()
     have = kinds.datasets()
     name = value.get("dataset", kind.dataset.Spec.model_fields["dataset"].default)
@@ -165,7 +165,9 @@ class Card(Strict):
         if preset is None:
             return self.model_copy(update={"presets": {}})
         if preset not in self.presets:
-            raise CodesignError(f"{self.source}: presets: no preset '{preset}' (have: {', '.join(self.presets) or 'none'})")
+            raise CodesignError(
+                f"{self.source}: presets: no preset '{preset}' (have: {', '.join(self.presets) or 'none'})"
+            )
         return self.with_overrides(self.presets[preset], prefix=f"presets.{preset}.")
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str | None = None, prefix: str = "") -> Card:

@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     for stage, help in STAGE_HELP.items():
         c = card_cmd(stage, help + " (runs earlier stages if needed)", optional=stage in ("report", "package"))
         if stage in ("report", "package"):
-            c.add_argument("--from-sweep", metavar="SWEEP", help="a sweep (name or spec): its report, or a point's bundle")
+            c.add_argument(
+                "--from-sweep", metavar="SWEEP", help="a sweep (name or spec): its report, or a point's bundle"
+            )
             c.add_argument("--point", type=int, help="with --from-sweep: the point id to bundle")
     return p
 
@@ -90,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             point = flow.Point.from_onnx(args.onnx, args.card, args.preset, args.allow_unsafe)
             point = dataclasses.replace(point, vendor_reports=vendor and Path(vendor))
         else:
-            point = dataclasses.replace(flow.Point.from_file(args.card, args.preset, vendor), allow_unsafe=args.allow_unsafe)
+            point = dataclasses.replace(
+                flow.Point.from_file(args.card, args.preset, vendor), allow_unsafe=args.allow_unsafe
+            )
         until = args.until if args.cmd == "run" else args.cmd
         force = (until,) if args.force else ()
         if vendor:  # new figures: redo the estimate and what shows it
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
             parse_reports(vendor)  # a bad folder or file fails here, before anything is redone
             force += tuple(s for s in ("estimate", "package", "report") if s in flow.plan((until,)))
-        records = flow.run(point, until=until, force=force)
+        flow.run(point, until=until, force=force)
         print(f"{point.name}-{point.key}: {until} done -> {point.stage_dir(until)}")
         return 0
     except CodesignError as e:

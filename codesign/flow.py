@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -39,7 +39,9 @@ class Point:
     allow_unsafe: bool = False
 
     @classmethod
-    def from_file(cls, card_path: str | Path, preset: str | None = None, vendor_reports: str | Path | None = None) -> Point:
+    def from_file(
+        cls, card_path: str | Path, preset: str | None = None, vendor_reports: str | Path | None = None
+    ) -> Point:
         return cls(load_card(card_path).with_preset(preset), Path(vendor_reports) if vendor_reports else None)
 
     @classmethod
@@ -117,7 +119,9 @@ class Point:
         """The finished stage's record (stage.json); error if the stage has not run."""
         f = self.stage_dir(stage) / "stage.json"
         if not f.exists():
-            raise CodesignError(f"{self.name}-{self.key}: stage '{stage}' has not run (run `codesign {stage}` or `codesign run`)")
+            raise CodesignError(
+                f"{self.name}-{self.key}: stage '{stage}' has not run (run `codesign {stage}` or `codesign run`)"
+            )
         return json.loads(f.read_text())
 
     # Typed views of the records later stages read (codesign/records.py).
@@ -218,10 +222,10 @@ def sim_max_vectors(point: Point, simulator: str) -> int | None:
 
 
 def stage_cosim(point: Point, out: Path) -> dict:
-    from .rtl.cosim import run_cosim
-
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
+    from .rtl.cosim import run_cosim
 
     core_dir = point.stage_dir("rtl")
     # Both simulators side by side (Icarus dominates the stage), each in its own process because
@@ -294,7 +298,7 @@ def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = No
     order = list(kind.stages) if kind else STAGES
     needs = {**NEEDS, **({s: st.needs for s, st in kind.extra_stages.items()} if kind else {})}
     if kind:
-        needs["report"] = tuple(s for s in order[:order.index("report")][-1:]) if "report" in order else ()
+        needs["report"] = tuple(s for s in order[: order.index("report")][-1:]) if "report" in order else ()
     need: set[str] = set()
 
     def add(stage: str) -> None:
@@ -310,7 +314,9 @@ def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = No
     return [s for s in order if s in need]
 
 
-def run(point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> dict[str, dict]:
+def run(
+    point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()
+) -> dict[str, dict]:
     """Run `until` (or all `targets`) and what they need; finished stages are skipped."""
     for t in targets or (until,):
         if t in STAGES and t not in point.stages:

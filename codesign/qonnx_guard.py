@@ -165,7 +165,11 @@ def check_qonnx(model, input_format: tuple[int, int, int] | None = None, allow_u
     if input_format is not None:
         problems += _input_problems(mw, input_format)
     if problems and not allow_unsafe:
-        more = f" (+{len(problems) - 1} more problem(s); --allow-unsafe lists them as warnings)" if len(problems) > 1 else ""
+        more = (
+            f" (+{len(problems) - 1} more problem(s); --allow-unsafe lists them as warnings)"
+            if len(problems) > 1
+            else ""
+        )
         raise CodesignError(problems[0] + more)
     return problems
 
@@ -244,7 +248,9 @@ def input_quantizer(mw, where="model") -> tuple:
     """(node, QuantSpec) of the Quant node that reads the single graph input first."""
     inputs = graph_inputs(mw)
     if len(inputs) != 1 or len(mw.graph.output) != 1:
-        raise CodesignError(f"{where}: the firmware flow takes one input and one output (got {len(inputs)} and {len(mw.graph.output)})")
+        raise CodesignError(
+            f"{where}: the firmware flow takes one input and one output (got {len(inputs)} and {len(mw.graph.output)})"
+        )
     first = (mw.find_consumers(inputs[0]) or [None])[0]
     spec = quant_spec(mw, first) if first is not None and first.op_type == "Quant" else None
     if not isinstance(spec, QuantSpec):

@@ -87,7 +87,9 @@ async def core_matches_reference(dut):
         expect_valid = 0 <= event < len(x)
         bad = None
         if str(out_valid.value) != str(int(expect_valid)):
-            bad = f"clock {k}: out_valid is {out_valid.value}, expected {int(expect_valid)} (latency {lat} in core.json)"
+            bad = (
+                f"clock {k}: out_valid is {out_valid.value}, expected {int(expect_valid)} (latency {lat} in core.json)"
+            )
         elif expect_valid:
             bad = first_mismatch(event, y[event], sample(out_data, out), out)
         if bad:
@@ -100,9 +102,13 @@ async def core_matches_reference(dut):
     run_s = time.perf_counter() - t0
 
     passed = mismatches == spurious == 0
-    message = None if passed else f"{mismatches}/{len(x)} events differ" + (
-        f" and out_valid is high on {spurious} clocks without an event" if spurious else ""
-    ) + f"; first: {first}"
+    message = (
+        None
+        if passed
+        else f"{mismatches}/{len(x)} events differ"
+        + (f" and out_valid is high on {spurious} clocks without an event" if spurious else "")
+        + f"; first: {first}"
+    )
     summary = {"vectors": len(x), "mismatches": mismatches, "passed": passed, "message": message, "run_s": run_s}
     if os.environ.get("CODESIGN_SIM_RESULT"):
         Path(os.environ["CODESIGN_SIM_RESULT"]).write_text(json.dumps(summary))

@@ -10,18 +10,20 @@ import torch
 
 from codesign.card import Card
 from codesign.errors import CodesignError
+from codesign.fixedpoint import input_format, to_grid
 from codesign.hls.qonnx_frontend import to_hls
-from codesign.qonnx_guard import check_qonnx
 from codesign.interchange import check_onnxruntime, float_zoo_models
-from codesign.fixedpoint import to_grid
+from codesign.qonnx_guard import check_qonnx
 from codesign.quant.train_torch import bake_pruning, export_qonnx, fit, prune_, train
 from codesign.verify import count_mismatches, require_exact
 from codesign.zoo import brevitas_mlp
-from codesign.fixedpoint import input_format
 
 # Pruned to 50% during QAT, so the bit-exact checks also cover the zeros pruning leaves.
 CARD = Card(
-    name="tiny_bv", model={"hidden": [16, 8]}, training={"epochs": 4, "batch_size": 64, "learning_rate": 1e-2}, pruning={"sparsity": 0.5}
+    name="tiny_bv",
+    model={"hidden": [16, 8]},
+    training={"epochs": 4, "batch_size": 64, "learning_rate": 1e-2},
+    pruning={"sparsity": 0.5},
 )
 
 
@@ -32,7 +34,12 @@ def _jets(n=3600, seed=0):
     features = rng.normal(size=(n, 16))
     features[:, :4] += 2.0 * np.eye(4)[labels]
     names = [f"f{i}" for i in range(16)]
-    return {"features": features, "labels": labels, "class_names": np.array(list("abcd")), "feature_names": np.array(names)}
+    return {
+        "features": features,
+        "labels": labels,
+        "class_names": np.array(list("abcd")),
+        "feature_names": np.array(names),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +62,7 @@ def test_train_outputs(trained):
         np.testing.assert_array_equal(model(torch.from_numpy(ref["x"])).numpy(), ref["y"])
 
 
+@pytest.mark.sim
 def test_csim_bit_exact(trained, tmp_path):
     out, _, ref = trained
     hm = to_hls(out / "model.onnx", CARD, tmp_path / "prj")
@@ -106,11 +114,14 @@ def _float_scale_model(x, y):
     from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(QuantIdentity(), QuantLinear(16, 16, bias=True), QuantReLU(), QuantLinear(16, 4, bias=True))
+    model = torch.nn.Sequential(
+        QuantIdentity(), QuantLinear(16, 16, bias=True), QuantReLU(), QuantLinear(16, 4, bias=True)
+    )
     fit(model, x, y, CARD.training, progress=False)
     return model.eval()
 
 
+@pytest.mark.sim
 def test_float_scales_refused_then_csim_disagrees(trained, tmp_path):
     out, _, ref = trained
     x, labels = ref["x"], ref["labels"]
@@ -139,7 +150,8 @@ def test_gemm_without_bias_reported(tmp_path):
 
     q = brevitas_mlp.quantizers(CARD)
     model = torch.nn.Sequential(
-        QuantIdentity(act_quant=q["input"], return_quant_tensor=True), QuantLinear(16, 4, bias=False, weight_quant=q["weight"])
+        QuantIdentity(act_quant=q["input"], return_quant_tensor=True),
+        QuantLinear(16, 4, bias=False, weight_quant=q["weight"]),
     )
     path = _export(model, tmp_path / "nobias.onnx")
     with pytest.raises(CodesignError, match=r"node 'Gemm_0' \(Gemm\): no bias; .*bias=True"):

@@ -21,7 +21,11 @@ CARD = REPO / "models" / "jet_tagger_mlp.toml"
 def brevitas_card() -> Card:
     """The jet tagger card's tiny preset, frontend brevitas; open synthesis off (Yosys takes ~2 min
     and is covered by the Keras flow test: the estimate stage is frontend-blind)."""
-    return load_card(CARD).with_preset("tiny").with_overrides({"model.frontend": "brevitas", "firmware.open_synthesis": False})
+    return (
+        load_card(CARD)
+        .with_preset("tiny")
+        .with_overrides({"model.frontend": "brevitas", "firmware.open_synthesis": False})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +104,10 @@ def test_user_onnx_through_the_cli(point, tmp_path):
     hls = json.loads(next((tmp_path / "build" / "points").glob("my_tagger-*/hls/stage.json")).read_text())
     assert hls["vectors"] == 1000 and hls["mismatches"] == 0
     rtl = json.loads(next((tmp_path / "build" / "points").glob("my_tagger-*/rtl/stage.json")).read_text())
-    assert rtl["core"]["vectors"]["count"] == 1000 and rtl["path"] == "QONNX -> da4ml trace of the QONNX graph (rtl/qonnx_trace.py)"
+    assert (
+        rtl["core"]["vectors"]["count"] == 1000
+        and rtl["path"] == "QONNX -> da4ml trace of the QONNX graph (rtl/qonnx_trace.py)"
+    )
     assert not (tmp_path / "build" / "data").exists()  # a user's model needs no data stage
     ref = np.load(next((tmp_path / "build" / "train").glob("my_tagger-*/reference.npz")))
     assert np.abs(ref["x"]).max() >= 7.9  # half the vectors span the input quantizer's range (fixed<12,4>)
@@ -121,6 +128,7 @@ def _fixed_input_float_weights(path: Path):
     export_qonnx(model, 16, path)
 
 
+@pytest.mark.sim
 def test_unsafe_user_onnx_refused_then_overridden(tmp_path):
     onnx = tmp_path / "float_w.onnx"
     _fixed_input_float_weights(onnx)
@@ -135,4 +143,6 @@ def test_unsafe_user_onnx_refused_then_overridden(tmp_path):
     r = codesign("hls", "--onnx", str(onnx), "--allow-unsafe", home=home, check=False)
     assert "WARNING (--allow-unsafe)" in r.stderr and "Quant_1" in r.stderr
     # Past the guard, hls4ml converts the graph; C-sim then shows it computes something else.
-    assert r.returncode == 2 and "HLS C-simulation of float_w" in r.stderr and "events differ" in r.stderr, r.stderr[-2000:]
+    assert r.returncode == 2 and "HLS C-simulation of float_w" in r.stderr and "events differ" in r.stderr, r.stderr[
+        -2000:
+    ]

@@ -28,7 +28,7 @@ def test_zoo_card_loads_and_presets_apply():
     [
         (("weight_bits = 6", "weight_bits = 'six'"), "precision.weight_bits"),
         (("hidden = [64, 32, 32]", "hidden = [64, 0]"), "model.hidden.1"),
-        (("activation = \"relu\"", "activation = \"gelu\""), "model.activation"),
+        (('activation = "relu"', 'activation = "gelu"'), "model.activation"),
         (("clock_ns = 5.0 ", "clock_ns = 5.0\nclokc = 3 "), "firmware.clokc"),
     ],
 )
@@ -48,7 +48,10 @@ def test_cli_bad_card_exits_nonzero_one_line_and_writes_nothing(tmp_path):
     bad.write_text(CARD.read_text().replace("epochs = 40", "epochs = 0", 1))
     r = subprocess.run(
         [sys.executable, "-m", "codesign.cli", "run", str(bad), "--preset", "tiny"],
-        cwd=tmp_path, capture_output=True, text=True, env={"CODESIGN_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"CODESIGN_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]

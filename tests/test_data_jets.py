@@ -28,6 +28,7 @@ def _median(data, name, label):
     return np.median(data["features"][data["labels"] == label, column])
 
 
+@pytest.mark.pythia
 def test_same_seed_same_arrays_and_path_whatever_the_workers(tmp_path, monkeypatch):
     path_a, a = _generate(tmp_path / "a", 8, 5, 2, monkeypatch)
     path_b, b = _generate(tmp_path / "b", 8, 5, 1, monkeypatch)
@@ -39,14 +40,16 @@ def test_same_seed_same_arrays_and_path_whatever_the_workers(tmp_path, monkeypat
     assert not np.array_equal(a["features"], c["features"])
 
 
+@pytest.mark.pythia
 def test_cached_file_is_not_regenerated(tmp_path, monkeypatch):
     path, _ = _generate(tmp_path, 2, 1, 1, monkeypatch)
     monkeypatch.setattr(jets, "run_chunks", lambda *a, **k: pytest.fail("regenerated"))
     assert jets.generate(2, seed=1, workers=1, progress=False) == path
 
 
-@pytest.mark.parametrize("kwargs", [{"n_per_class": 0}, {"n_per_class": 2.5}, {"seed": -1},
-                                    {"workers": 0}, {"n_per_class": True}])
+@pytest.mark.parametrize(
+    "kwargs", [{"n_per_class": 0}, {"n_per_class": 2.5}, {"seed": -1}, {"workers": 0}, {"n_per_class": True}]
+)
 def test_bad_arguments_raise_one_line(kwargs):
     args = {"n_per_class": 5, "seed": 1, "workers": 1, "progress": False, **kwargs}
     with pytest.raises(CodesignError) as err:
@@ -59,6 +62,7 @@ def test_load_missing_file(tmp_path):
         jets.load(tmp_path / "nope.h5")
 
 
+@pytest.mark.pythia
 def test_shapes_names_and_labels(sample):
     n = 5 * N_PHYSICS
     assert sample["features"].shape == (n, 16) and sample["features"].dtype == np.float32
@@ -76,6 +80,7 @@ def test_shapes_names_and_labels(sample):
     assert (np.diff(sample["labels"]) != 0).sum() > 20
 
 
+@pytest.mark.pythia
 def test_constituents_are_sorted_padded_and_masked(sample):
     c, mask = sample["constituents"], sample["mask"]
     names = sample["constituent_names"]
@@ -91,6 +96,7 @@ def test_constituents_are_sorted_padded_and_masked(sample):
     assert set(np.unique(c[..., names.index("charge")][mask])) <= {-1.0, 0.0, 1.0}
 
 
+@pytest.mark.pythia
 def test_groomed_mass_per_class(sample):
     mass = {k: _median(sample, "j_mass_mmdt", i) for i, k in enumerate(sample["class_names"])}
     assert 60 < mass["W"] < 110 and 60 < mass["Z"] < 110
@@ -99,6 +105,7 @@ def test_groomed_mass_per_class(sample):
     assert mass["g"] < mass["t"]
 
 
+@pytest.mark.pythia
 def test_substructure_separates_two_prong_from_one_prong(sample):
     d2 = [_median(sample, "j_d2_b2_mmdt", i) for i in range(5)]
     n2 = [_median(sample, "j_n2_b2_mmdt", i) for i in range(5)]
@@ -123,6 +130,7 @@ def test_ecfs_match_brute_force_over_triples():
     for b in (0, 1, 2):
         assert np.isclose(substructure.ecf_e2(z, r, b), sum(z[i] * z[j] * r[i, j] ** b for i, j in pairs))
     for b in (1, 2):
+
         def angles(t):
             i, j, k = t
             return sorted([r[i, j], r[i, k], r[j, k]])

@@ -25,6 +25,7 @@ def data(tmp_path_factory):
         del os.environ["CODESIGN_HOME"]
 
 
+@pytest.mark.pythia
 def test_jets_and_labels(data):
     d, _ = data
     n = len(d["labels"])
@@ -37,6 +38,7 @@ def test_jets_and_labels(data):
     assert ttbar_b.sum() > 0.15 * (d["sample"] == 0).sum()  # ttbar: two b jets per event
 
 
+@pytest.mark.pythia
 def test_impact_parameters_and_svs(data):
     d, _ = data
     c, mask = d["candidates"], d["mask"]
@@ -53,6 +55,7 @@ def test_impact_parameters_and_svs(data):
     assert nsv[b].mean() > 2 * nsv[light].mean()
 
 
+@pytest.mark.pythia
 def test_deterministic(data, tmp_path, monkeypatch):
     from codesign.data import flavour
 
@@ -64,6 +67,7 @@ def test_deterministic(data, tmp_path, monkeypatch):
         assert np.array_equal(again[k], d[k]), k
 
 
+@pytest.mark.pythia
 def test_pair_features(data):
     from codesign.zoo.flavour_inputs import l1_inputs, pair_features
 

@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, codesign
 
 from codesign.card import load_card
-from codesign.errors import CodesignError
 from codesign.interchange import check_onnxruntime
 from codesign.zoo import deepjet, part
 from codesign.zoo.flavour_tokens import KIN, N_PARTICLE, N_SV, SV, TOKEN_COLUMNS
-from conftest import REPO, codesign
 
 N, S = 8, 2
 
@@ -26,7 +25,9 @@ def _tokens(n_jets=300, seed=1):
         x[j, c, : N_PARTICLE - 1] = rng.normal(size=(n_c[j], N_PARTICLE - 1))
         x[j, c, N_PARTICLE - 1] = 1.0
         pt = rng.uniform(1, 50, n_c[j])
-        x[j, c, KIN] = np.stack([pt, pt * rng.uniform(1, 2, n_c[j]), rng.normal(0, 0.15, n_c[j]), rng.normal(0, 0.15, n_c[j])], 1)
+        x[j, c, KIN] = np.stack(
+            [pt, pt * rng.uniform(1, 2, n_c[j]), rng.normal(0, 0.15, n_c[j]), rng.normal(0, 0.15, n_c[j])], 1
+        )
         s = slice(N, N + n_s[j])
         x[j, s, SV.start : SV.stop - 1] = rng.normal(size=(n_s[j], N_SV - 1))
         x[j, s, SV.stop - 1] = 1.0
@@ -34,7 +35,10 @@ def _tokens(n_jets=300, seed=1):
 
 
 def _models():
-    return {"part": part.ParticleTransformer(4, 16, 2, 1, 1, 8), "deepjet": deepjet.DeepJetLike(N, S, 4, (16, 8), 16, (8,), 8, 16)}
+    return {
+        "part": part.ParticleTransformer(4, 16, 2, 1, 1, 8),
+        "deepjet": deepjet.DeepJetLike(N, S, 4, (16, 8), 16, (8,), 8, 16),
+    }
 
 
 @pytest.mark.parametrize("name", ["part", "deepjet"])

@@ -1,11 +1,9 @@
 """The L1 flavour tagger (attention with ParT's pair bias) through the whole flow, bit-exact."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-
 from conftest import codesign
 
 REPO = Path(__file__).parents[1]

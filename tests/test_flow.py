@@ -36,7 +36,9 @@ def test_cost_has_sources(tiny):
     luts = {e["design"]: e["value"] for e in est if e["quantity"] == "lut" and "rule4ml" not in e["source"]}
     assert len([e for e in est if e["quantity"] == "lut"]) == 3 and all(v > 0 for v in luts.values())
     hls = [e for e in est if e["design"] == "hls"]  # rule4ml's estimate of the HLS project
-    assert {e["quantity"] for e in hls} >= {"lut", "ff", "dsp", "latency_cycles"} and all("rule4ml" in e["source"] for e in hls)
+    assert {e["quantity"] for e in hls} >= {"lut", "ff", "dsp", "latency_cycles"} and all(
+        "rule4ml" in e["source"] for e in hls
+    )
     head = point.record("estimate")["headline"]
     assert head["lut"]["rank"] == 0 and head["latency_cycles"]["value"] == point.record("rtl")["core"]["latency_cycles"]
 
@@ -62,8 +64,13 @@ def test_bundle_checks_itself_without_codesign(tiny):
     b = point.bundle_dir
     for f in (b / "sim").glob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+codesign\b", f.read_text(), re.M), f"{f.name} imports codesign"
-    r = subprocess.run(["make", "sim", "SIM=icarus"], cwd=b, capture_output=True, text=True,
-                       env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    r = subprocess.run(
+        ["make", "sim", "SIM=icarus"],
+        cwd=b,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from codesign.card import Card
 from codesign.errors import CodesignError
-from codesign.hls.csim import build_hls, check_supported
 from codesign.fixedpoint import to_grid
+from codesign.hls.csim import build_hls, check_supported
 from codesign.zoo import mlp
 
 
@@ -23,6 +23,7 @@ def _trained(frontend: str, n: int = 2000):
     return card, model, {"x": x, "y": model.predict(x, verbose=0)}
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("frontend", ["hgq2", "qkeras"])
 def test_csim_bit_exact(tmp_path, frontend):
     card, model, ref = _trained(frontend)
@@ -32,6 +33,7 @@ def test_csim_bit_exact(tmp_path, frontend):
     assert "export_design" in (tmp_path / "prj" / "build_prj.tcl").read_text()
 
 
+@pytest.mark.sim
 def test_csim_mismatch_is_reported_with_event_and_output(tmp_path):
     card, model, ref = _trained("hgq2", n=200)
     ref["y"] = ref["y"].copy()

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import REPO, codesign
 
 from codesign.fixedpoint import to_grid
 from codesign.rtl.emit import emulate, latency_cutoff, trace
 from codesign.verify import require_exact
 from codesign.zoo import jedi_linear
-from conftest import REPO, codesign
 
 
 def test_trace_is_bit_exact_and_permutation_invariant():
@@ -22,7 +22,9 @@ def test_trace_is_bit_exact_and_permutation_invariant():
     assert np.abs(y).max() > 0
     np.testing.assert_array_equal(model.predict(x[:, ::-1], verbose=0), y)  # the sum ignores particle order
     pipe = to_pipeline(trace(model), latency_cutoff(5.0), verbose=False)
-    assert require_exact(y.astype(np.float64), emulate(pipe, x.reshape(len(x), -1).astype(np.float64)), "jedi core") == 100
+    assert (
+        require_exact(y.astype(np.float64), emulate(pipe, x.reshape(len(x), -1).astype(np.float64)), "jedi core") == 100
+    )
 
 
 CARD = REPO / "models" / "jet_tagger_jedi.toml"

@@ -102,8 +102,11 @@ def test_card_sections_come_from_the_registered_kind(toy):
     assert isinstance(card.model, ToyModel) and isinstance(card.data, ToyData) and card.kind is kind
     assert card.model.bins == 5 and card.data.n == 400
     good = path.read_text()
-    for old, new, field in (("bins = 5", "bins = 1", "model.bins"), ("n = 400", "n = 4", "data.n"),
-                            ("bins = 5", "bins = 900", "model.bins")):  # the last one: the kind's own check
+    for old, new, field in (
+        ("bins = 5", "bins = 1", "model.bins"),
+        ("n = 400", "n = 4", "data.n"),
+        ("bins = 5", "bins = 900", "model.bins"),
+    ):  # the last one: the kind's own check
         path.write_text(good.replace(old, new))
         with pytest.raises(CodesignError) as e:
             load_card(path)

@@ -19,6 +19,7 @@ def sample(tmp_path_factory):
         return _gen(tmp_path_factory.mktemp("met"), mp, n=100, workers=2)
 
 
+@pytest.mark.pythia
 def test_same_seed_same_arrays_whatever_the_workers(sample, tmp_path, monkeypatch):
     path_a, a = sample
     path_b, b = _gen(tmp_path, monkeypatch, n=100, workers=1)
@@ -29,6 +30,7 @@ def test_same_seed_same_arrays_whatever_the_workers(sample, tmp_path, monkeypatc
     assert met.generate(100, pileup=30.0, pool_size=40, seed=2, workers=1, progress=False) == path_b
 
 
+@pytest.mark.pythia
 def test_events_are_well_formed(sample):
     _, d = sample
     c, m = d["candidates"], d["mask"]
@@ -47,6 +49,7 @@ def test_events_are_well_formed(sample):
     assert np.median(true[proc == "znunu"]) > 40 and np.median(true[np.isin(proc, ["qcd", "zll"])]) < 10
 
 
+@pytest.mark.pythia
 def test_puppi_beats_raw_met(sample):
     """PUPPI MET must be closer to the truth than the sum of all stored candidates (raw)."""
     _, d = sample
@@ -56,6 +59,7 @@ def test_puppi_beats_raw_met(sample):
     assert res(d["puppi_met_topn"]) < 0.9 * res(raw)
 
 
+@pytest.mark.pythia
 def test_top_n_and_bad_input(sample):
     path, d = sample
     small = met.load(path, n_candidates=16)
@@ -81,7 +85,9 @@ def test_empty_event_gives_zero_features_and_zero_puppi():
     assert f.shape == (1, 4, len(met.FEATURE_NAMES)) and (f == 0).all()
 
 
-@pytest.mark.parametrize("kwargs", [{"n_events": 0}, {"pileup": -1.0}, {"pileup": float("nan")}, {"pool_size": 0}, {"seed": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"n_events": 0}, {"pileup": -1.0}, {"pileup": float("nan")}, {"pool_size": 0}, {"seed": -1}]
+)
 def test_bad_arguments_raise_one_line(kwargs):
     args = {"n_events": 5, "pileup": 10.0, "pool_size": 5, "seed": 1, "workers": 1, "progress": False, **kwargs}
     with pytest.raises(CodesignError) as err:

@@ -1,9 +1,6 @@
 """The MET interaction network end to end on the tiny preset: bit-exact at C-sim and RTL, physics report."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,4 +78,3 @@ def test_met_sweep_records_points_done_with_met_figures(tiny, tmp_path):
     spec.write_text(spec.read_text().replace("resolution_ratio:min", "accuracy:max"))
     r = codesign("sweep", spec, home=home, check=False)
     assert r.returncode == 2 and "model kind 'met_gnn' has no figure 'accuracy'" in r.stderr
-

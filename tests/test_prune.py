@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from codesign.card import Card, PruningSpec
-from codesign.quant import prune
 from codesign.fixedpoint import to_grid
+from codesign.quant import prune
 from codesign.zoo import mlp
 
 

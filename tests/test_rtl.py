@@ -61,6 +61,7 @@ def test_core_description(core_dir, trained):
     np.testing.assert_array_equal(exp * 2.0 ** -out["fractional"], trained[2])
 
 
+@pytest.mark.sim
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
 def test_cosim_bit_exact(core_dir, build_dir, simulator):
     r = run_cosim(core_dir, simulator, build_dir)
@@ -69,6 +70,7 @@ def test_cosim_bit_exact(core_dir, build_dir, simulator):
     assert again["build_s"] == 0 and again["vectors"] == 100  # same RTL: build reused
 
 
+@pytest.mark.sim
 def test_cosim_names_first_mismatch(core_dir, build_dir, tmp_path):
     bad = tmp_path / "core"
     shutil.copytree(core_dir, bad)
@@ -81,6 +83,7 @@ def test_cosim_names_first_mismatch(core_dir, build_dir, tmp_path):
         run_cosim(bad, "verilator", build_dir)
 
 
+@pytest.mark.sim
 def test_bundle_makefile_runs_standalone(core_dir, build_dir, tmp_path):
     """An IP bundle: core.json, rtl/, vectors/, sim/ and the Makefile; `make sim` without codesign."""
     bundle = tmp_path / "bundle"
@@ -110,6 +113,7 @@ def test_emit_rejects_input_off_the_grid(trained, tmp_path):
         emit_rtl(model, x, y, tmp_path / "core")
 
 
+@pytest.mark.yosys
 def test_yosys_estimate(core_dir, tmp_path):
     core = json.loads((core_dir / "core.json").read_text())
     r = synth_xilinx(core_dir / "rtl", core["top"], out_dir=tmp_path)

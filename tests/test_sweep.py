@@ -35,10 +35,18 @@ def rows(home: Path) -> list[tuple]:
 
 def test_spec_validation_names_file_and_axis(tmp_path):
     bad = tmp_path / "s.toml"
-    bad.write_text(SPEC.read_text().replace('"pruning.sparsity"', '"pruning.sparsty"').replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml")))
+    bad.write_text(
+        SPEC.read_text()
+        .replace('"pruning.sparsity"', '"pruning.sparsty"')
+        .replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml"))
+    )
     with pytest.raises(CodesignError, match=r"s.toml: axis 'pruning.sparsty': no such card field"):
         load_sweep(bad)
-    bad.write_text(SPEC.read_text().replace("[4, 6, 8]", "[4, 1, 8]").replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml")))
+    bad.write_text(
+        SPEC.read_text()
+        .replace("[4, 6, 8]", "[4, 1, 8]")
+        .replace("../jet_tagger_mlp.toml", str(REPO / "models/jet_tagger_mlp.toml"))
+    )
     with pytest.raises(CodesignError, match=r"field 'precision.weight_bits'"):
         load_sweep(bad)
     assert len(load_sweep(SPEC).points()) == 12
@@ -88,7 +96,12 @@ def test_sparsity_and_bits_move_the_cost(killed_and_resumed):
     m = {r[1]: json.loads(r[3]) for r in rows(home)}
 
     def lut(bits, sparsity, reuse=1):
-        return m[json.dumps({"firmware.reuse_factor": reuse, "precision.weight_bits": bits, "pruning.sparsity": sparsity}, sort_keys=True)]["lut"]
+        return m[
+            json.dumps(
+                {"firmware.reuse_factor": reuse, "precision.weight_bits": bits, "pruning.sparsity": sparsity},
+                sort_keys=True,
+            )
+        ]["lut"]
 
     assert lut(4, 0.0) < lut(8, 0.0)
     assert lut(6, 0.5) < lut(6, 0.0)
@@ -101,7 +114,9 @@ def test_dask_local_cluster_gives_the_same_results(killed_and_resumed, tmp_path)
     # Share the data and trainings; every firmware stage is recomputed on the Dask workers.
     for sub in ("data", "train"):
         shutil.copytree(home / "build" / sub, tmp_path / "build" / sub)
-    r = subprocess.run(sweep_cmd(tmp_path, "--executor", "dask"), cwd=tmp_path, env=env(tmp_path), capture_output=True, text=True)
+    r = subprocess.run(
+        sweep_cmd(tmp_path, "--executor", "dask"), cwd=tmp_path, env=env(tmp_path), capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     local = {p: json.loads(m) for _, p, _, m, _ in rows(home)}
     dask = {p: json.loads(m) for _, p, _, m, _ in rows(tmp_path)}
@@ -116,7 +131,11 @@ def test_report_and_package_from_sweep(killed_and_resumed):
                        cwd=home, env=env(home), capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     page = (home / "reports" / "jet_mlp_tiny" / "index.html").read_text()
-    assert "Pareto" in page and "class='chosen'" in page and (home / "reports" / "jet_mlp_tiny" / "pareto_lut.png").exists()
+    assert (
+        "Pareto" in page
+        and "class='chosen'" in page
+        and (home / "reports" / "jet_mlp_tiny" / "pareto_lut.png").exists()
+    )
     r = subprocess.run([sys.executable, "-m", "codesign.cli", "package", "--from-sweep", "jet_mlp_tiny", "--point", "99"],
                        cwd=home, env=env(home), capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 2 and "no point 99" in r.stderr

@@ -79,12 +79,12 @@ def _markdown(r: dict) -> str:
     if errors:
         errors = "\nFailed checks (the flow stops at a mismatch; the RTL path does not go through hls4ml):" + errors
     p = r["precision"]
-    return f"""# Brevitas twin vs HGQ2 and QKeras: {r['card']} (preset {r['preset']})
+    return f"""# Brevitas twin vs HGQ2 and QKeras: {r["card"]} (preset {r["preset"]})
 
-Made by `python -m codesign.bench.brevitas --preset {r['preset']}` on {r['machine']}.
-Same card for all three: 16 -> {' -> '.join(map(str, r['hidden']))} -> 5, inputs {p['input_bits']} bits
-({p['input_integer']} integer), weights {p['weight_bits']} bits, activations {p['activation_bits']} bits,
-{r['epochs']} epochs on {r['n_train']} jets, tested on {r['n_test']}. Cost: {r['cost_source']}, at {r['clock_ns']} ns;
+Made by `python -m codesign.bench.brevitas --preset {r["preset"]}` on {r["machine"]}.
+Same card for all three: 16 -> {" -> ".join(map(str, r["hidden"]))} -> 5, inputs {p["input_bits"]} bits
+({p["input_integer"]} integer), weights {p["weight_bits"]} bits, activations {p["activation_bits"]} bits,
+{r["epochs"]} epochs on {r["n_train"]} jets, tested on {r["n_test"]}. Cost: {r["cost_source"]}, at {r["clock_ns"]} ns;
 not Vivado, not open synthesis.
 
 | frontend | accuracy | mean ROC AUC | LUT | FF | DSP | latency (cycles) | C-sim vectors / mismatches | HLS path |

@@ -55,9 +55,9 @@ def _l1_cost(point, n_check: int = 200) -> dict:
     import numpy as np
     from da4ml.trace import to_pipeline
 
-    from ..zoo.load import load_model
     from ..rtl.emit import emulate, latency_cutoff, trace
     from ..verify import require_exact
+    from ..zoo.load import load_model
 
     model = load_model(point.train_dir / "model.keras")
     ref = np.load(point.train_dir / "reference.npz")
@@ -111,7 +111,11 @@ def _jedi_overrides(variant: str, epochs: int) -> dict:
     """Card overrides of a JEDI-linear-style variant: hidden:latent:fixed or hidden:latent:hgq:beta."""
     hidden, latent, bits, *beta = variant.split(":")
     precision = {"trainable": bits == "hgq"} | ({"beta": float(beta[0])} if beta else {})
-    return {"model": {"hidden": int(hidden), "latent": int(latent)}, "precision": precision, "training": {"epochs": epochs}}
+    return {
+        "model": {"hidden": int(hidden), "latent": int(latent)},
+        "precision": precision,
+        "training": {"epochs": epochs},
+    }
 
 
 def _in_subprocess(kind, card_path, overrides, timeout) -> dict:
@@ -129,16 +133,28 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=5000, help="Pythia events per sample (ttbar, QCD)")
     ap.add_argument("--n", type=int, nargs="+", default=[8, 16, 32], help="L1 candidate counts")
-    ap.add_argument("--variants", nargs="+", default=["1:8:4", "2:16:4"], help="L1 N x N attention: heads:embed:head_dim")
-    ap.add_argument("--latent-variants", nargs="*", default=["2:16:4:4:4"],
-                    help="L1 latent attention (models/flavour_l1_latent.toml): heads:embed:head_dim:latents:pair_embed")
+    ap.add_argument(
+        "--variants", nargs="+", default=["1:8:4", "2:16:4"], help="L1 N x N attention: heads:embed:head_dim"
+    )
+    ap.add_argument(
+        "--latent-variants",
+        nargs="*",
+        default=["2:16:4:4:4"],
+        help="L1 latent attention (models/flavour_l1_latent.toml): heads:embed:head_dim:latents:pair_embed",
+    )
     ap.add_argument("--l1-epochs", type=int, default=10)
     ap.add_argument("--float-epochs", type=int, help="override the float cards' epochs (default: the cards')")
     ap.add_argument("--skip-float", action="store_true", help="only the L1 scan")
-    ap.add_argument("--jedi", action="store_true", help="also a JEDI-linear-style HGQ2 tagger on the 5-class jets (32 particles)")
+    ap.add_argument(
+        "--jedi", action="store_true", help="also a JEDI-linear-style HGQ2 tagger on the 5-class jets (32 particles)"
+    )
     ap.add_argument("--jedi-epochs", type=int, default=60)
-    ap.add_argument("--jedi-variants", nargs="+", default=["16:16:fixed", "32:32:fixed", "32:32:hgq:1e-7"],
-                    help="hidden:latent:fixed or hidden:latent:hgq:beta (trained bit widths)")
+    ap.add_argument(
+        "--jedi-variants",
+        nargs="+",
+        default=["16:16:fixed", "32:32:fixed", "32:32:hgq:1e-7"],
+        help="hidden:latent:fixed or hidden:latent:hgq:beta (trained bit widths)",
+    )
     ap.add_argument("--point-timeout", type=float, default=900.0)
     ap.add_argument("--out", default="reports/bench")
     args = ap.parse_args(argv)
@@ -253,10 +269,10 @@ def _markdown(r: dict) -> str:
     d = r["data"]
     return f"""# Flavour tagging: float ParT and DeepJet-like references vs the L1 compact ParT
 
-Made by `{r['command']}` on {r['machine']}.
-Data: {d['dataset']}, {d['n_events_per_sample']} events per sample; {d['note']}.
-Float models: {r['float_epochs']} epochs; L1 models: {r['l1_epochs']} epochs each, precision {r['l1_precision']}; cost: {r['cost_source']},
-clock {r['clock_ns']} ns, {r['part']}.
+Made by `{r["command"]}` on {r["machine"]}.
+Data: {d["dataset"]}, {d["n_events_per_sample"]} events per sample; {d["note"]}.
+Float models: {r["float_epochs"]} epochs; L1 models: {r["l1_epochs"]} epochs each, precision {r["l1_precision"]}; cost: {r["cost_source"]},
+clock {r["clock_ns"]} ns, {r["part"]}.
 
 ## Discrimination (test jets)
 
@@ -288,15 +304,15 @@ embedding N²·C constant ones).
 
 | model | particles | accuracy | LUT | FF | DSP | latency |
 |---|---|---|---|---|---|---|
-{jrow}| {a['model']} | {a['particles']} | {a['accuracy']:.1%} | {a['lut']} | — | — | {a['latency_cycles']} / {a['latency_ns']} ns |
+{jrow}| {a["model"]} | {a["particles"]} | {a["accuracy"]:.1%} | {a["lut"]} | — | — | {a["latency_cycles"]} / {a["latency_ns"]} ns |
 
-The project's jets are generated locally (codesign data jets, {j.get('jets_per_class', '—')} jets per class, {j.get('n_train', '—')} for
+The project's jets are generated locally (codesign data jets, {j.get("jets_per_class", "—")} jets per class, {j.get("n_train", "—")} for
 training), not the public hls4ml file (which has ~600k training jets): accuracies compare in kind, not to the digit.
 On these jets the project's 16-feature MLP reaches 72.6% (reports/bench/slice.md). Models: {jdesc};
-{j.get('epochs', '—')} epochs, cosine learning-rate decay; inputs ln pT, Δη, Δφ of the 32 leading constituents (as the anchor: pT/η/φ only).
+{j.get("epochs", "—")} epochs, cosine learning-rate decay; inputs ln pT, Δη, Δφ of the 32 leading constituents (as the anchor: pT/η/φ only).
 
-Anchor: {a['model']}: {a['particles']} particles, {a['accuracy']:.1%} accuracy, {a['lut']} LUT, {a['latency_cycles']} cycles /
-{a['latency_ns']} ns on VU13P ({a['data']}; a different task and data set: the 5-class jet tagging accuracy is not a
+Anchor: {a["model"]}: {a["particles"]} particles, {a["accuracy"]:.1%} accuracy, {a["lut"]} LUT, {a["latency_cycles"]} cycles /
+{a["latency_ns"]} ns on VU13P ({a["data"]}; a different task and data set: the 5-class jet tagging accuracy is not a
 flavour-tagging figure).
 
 Points that did not finish:

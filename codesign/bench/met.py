@@ -56,9 +56,19 @@ def main(argv=None) -> int:
     ap.add_argument("--card", default=CARD)
     ap.add_argument("--n", type=int, nargs="+", default=[16, 32, 64, 128])
     ap.add_argument("--forms", nargs="+", default=["linear", "quadratic"])
-    ap.add_argument("--quadratic-n", type=int, nargs="+", help="N values for the quadratic form (default: --n); its cost grows as N^2")
-    ap.add_argument("--extrapolate-n", type=int, nargs="*", default=[],
-                    help="N values whose quadratic-form cost is extrapolated (labelled) from >= 3 measured N, when tracing them is too slow here")
+    ap.add_argument(
+        "--quadratic-n",
+        type=int,
+        nargs="+",
+        help="N values for the quadratic form (default: --n); its cost grows as N^2",
+    )
+    ap.add_argument(
+        "--extrapolate-n",
+        type=int,
+        nargs="*",
+        default=[],
+        help="N values whose quadratic-form cost is extrapolated (labelled) from >= 3 measured N, when tracing them is too slow here",
+    )
     ap.add_argument("--events", type=int, default=6000)
     ap.add_argument("--pileup", type=float, default=140.0)
     ap.add_argument("--epochs", type=int, default=20)
@@ -76,7 +86,11 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             res = call_isolated("codesign.bench.met:run_point", {"card_path": args.card, "overrides": overrides},
                                 args.point_timeout)  # fmt: skip
-            res = {"error": f"{res['error']} (bench limit {args.point_timeout:g} s)"[:500]} if res.get("ok") is False else res
+            res = (
+                {"error": f"{res['error']} (bench limit {args.point_timeout:g} s)"[:500]}
+                if res.get("ok") is False
+                else res
+            )
             res = {"form": form, "n": n, **res, "bench_wall_s": round(time.perf_counter() - t0, 1)}
             print(json.dumps(res), file=sys.stderr)
             points.append(res)
@@ -107,9 +121,14 @@ def extrapolate(points: list[dict], form: str, ns: list[int]) -> list[dict]:
     """
     import numpy as np
 
-    done = sorted((p for p in points if p["form"] == form and "error" not in p and not p.get("extrapolated")), key=lambda p: p["n"])
+    done = sorted(
+        (p for p in points if p["form"] == form and "error" not in p and not p.get("extrapolated")),
+        key=lambda p: p["n"],
+    )
     if not ns or len(done) < 3:
-        return [{"form": form, "n": n, "error": f"not extrapolated: {len(done)} measured {form} points, need 3"} for n in ns]
+        return [
+            {"form": form, "n": n, "error": f"not extrapolated: {len(done)} measured {form} points, need 3"} for n in ns
+        ]
     n = np.array([p["n"] for p in done], dtype=float)
     fit = {k: np.polyfit(n, [p[k] for p in done], 2) for k in ("lut", "ff", "dsp")}
     lat = np.polyfit(np.log2(n), [p["latency_cycles"] for p in done], 1)
@@ -141,18 +160,22 @@ def _markdown(r: dict) -> str:
     ratio = "\n".join(f"| {p['form']} | {p['n']} | {net} | " + " | ".join(_f(p[key].get(b)) for b in bins) + " |" for p in ok
                       for net, key in (("quantized", "ratio_to_puppi"), ("float", "ratio_to_puppi_float")) if key in p)  # fmt: skip
     n_by_bin = ok[0].get("test_events_by_bin", {}) if ok else {}
-    counts = (f"| test events | | | " + " | ".join(str(n_by_bin.get(b, "—")) for b in bins if b != "all") + f" | {r.get('n_test_events')} |"
+    counts = ("| test events | | | " + " | ".join(str(n_by_bin.get(b, "—")) for b in bins if b != "all") + f" | {r.get('n_test_events')} |"
               if n_by_bin else "")  # fmt: skip
     resp = "\n".join(f"| {p['form']} | {p['n']} | " + " | ".join(_f(p["response_by_bin"].get(b)) for b in bins if b != "all")
                      + f" | {_f(p.get('response_above_100_float'))} |" for p in ok)  # fmt: skip
     ex = [p for p in r["points"] if p.get("extrapolated")]
-    extra = (f"\n\\* extrapolated, not measured: {ex[0]['cost_source']} (LUT/FF/DSP quadratic in N, latency a + b·log2 N); "
-             "tracing and training the all-pairs form at these N does not fit this 2-core machine.\n" if ex else "")
+    extra = (
+        f"\n\\* extrapolated, not measured: {ex[0]['cost_source']} (LUT/FF/DSP quadratic in N, latency a + b·log2 N); "
+        "tracing and training the all-pairs form at these N does not fit this 2-core machine.\n"
+        if ex
+        else ""
+    )
     forms = sorted({p["form"] for p in r["points"]})
     return f"""# L1 MET interaction network: N scan, {" and ".join(forms)} form{"s" if len(forms) > 1 else ""}
 
-Made by `{r['command']}` on {r['machine']}: {r['events']} events at <PU> = {r['pileup']:g} ({r.get('n_test_events')} held-out
-test events), {r['epochs']} epochs float + {r['epochs']} quantization-aware per point, clock {r['clock_ns']} ns. Cost: {r['cost_source']}. Physics: {r['physics_note']}.
+Made by `{r["command"]}` on {r["machine"]}: {r["events"]} events at <PU> = {r["pileup"]:g} ({r.get("n_test_events")} held-out
+test events), {r["epochs"]} epochs float + {r["epochs"]} quantization-aware per point, clock {r["clock_ns"]} ns. Cost: {r["cost_source"]}. Physics: {r["physics_note"]}.
 
 | form | N | latency [cycles] | latency [ns] | II | LUT | FF | DSP | resolution ratio to PUPPI (all) | response (true MET > 100) |
 |---|---|---|---|---|---|---|---|---|---|

@@ -75,9 +75,9 @@ def _markdown(r: dict) -> str:
         f"| {s} | {v['vectors']} | {v['mismatches']} | {v['build_s_median']} | {v['vectors_per_s_median']} |"
         for s, v in r["cosim"].items()
     )
-    return f"""# Vertical slice benchmark: {r['card']} (preset {r['preset']}, point {r['key']})
+    return f"""# Vertical slice benchmark: {r["card"]} (preset {r["preset"]}, point {r["key"]})
 
-Made by `python -m codesign.bench.slice --preset {r['preset']}` on {r['machine']}.
+Made by `python -m codesign.bench.slice --preset {r["preset"]}` on {r["machine"]}.
 
 | stage | seconds |
 |---|---|
@@ -89,7 +89,7 @@ Made by `python -m codesign.bench.slice --preset {r['preset']}` on {r['machine']
 
 | LUT (da4ml cost model) | LUT (Yosys synth_xilinx) | FF (da4ml) | FF (Yosys) | latency | accuracy |
 |---|---|---|---|---|---|
-| {r['lut']['da4ml cost model']} | {r['lut']['yosys synth_xilinx']} | {r['ff']['da4ml cost model']} | {r['ff']['yosys synth_xilinx']} | {r['latency_cycles']} cycles at {r['clock_ns']} ns | {r['accuracy']:.4f} |
+| {r["lut"]["da4ml cost model"]} | {r["lut"]["yosys synth_xilinx"]} | {r["ff"]["da4ml cost model"]} | {r["ff"]["yosys synth_xilinx"]} | {r["latency_cycles"]} cycles at {r["clock_ns"]} ns | {r["accuracy"]:.4f} |
 """
 
 

@@ -30,7 +30,12 @@ DEMO, FIRMWARE = REPO / "models/sweeps/jet_mlp_demo.toml", REPO / "models/sweeps
 def _codesign(home: Path, *args: str) -> float:
     """Run a codesign command in `home`; return its wall time (fails loudly)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "codesign.cli", *args], cwd=home, check=True, env={**os.environ, "CODESIGN_HOME": str(home)})
+    subprocess.run(
+        [sys.executable, "-m", "codesign.cli", *args],
+        cwd=home,
+        check=True,
+        env={**os.environ, "CODESIGN_HOME": str(home)},
+    )
     return time.perf_counter() - t0
 
 
@@ -81,7 +86,7 @@ def main(argv=None) -> int:
         "pareto_plots": plots,
         "vivado_reports": "none here: no Vivado, and no public post-route report of these designs was readable offline; "
                           "`codesign estimate --vendor-reports DIR` adds real figures when a firmware engineer sends them",
-        "command": "python -m codesign.bench.sweep --workers %d --synth %d" % (args.workers, args.synth),
+        "command": f"python -m codesign.bench.sweep --workers {args.workers} --synth {args.synth}",
     }  # fmt: skip
     (out / "sweep.json").write_text(json.dumps(result, indent=1))
     (out / "sweep.md").write_text(_markdown(result))

@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 import codesign
 from codesign.data.events import ChargeTable, new_pythia, quiet_stdout, wrap_phi
 from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
-from pydantic import Field
-
 from codesign.spec import Strict
 
 
@@ -94,6 +93,7 @@ _NEUTRINOS = (12, 14, 16)
 
 # ----------------------------------------------------------------------------- public API
 
+
 def dataset_path(n_events: int, seed: int) -> Path:
     _check(n_events, seed)
     return cache_path("flavour", {**_meta(n_events, seed), "settings": SETTINGS})
@@ -105,9 +105,11 @@ def generate(n_events: int, seed: int = 1, workers: int = 2, progress: bool = Tr
     if path.exists():
         return path
     tasks = []
-    for s, sample in enumerate(SETTINGS["samples"]):
+    for sample in SETTINGS["samples"]:
         for c, start in enumerate(range(0, n_events, SETTINGS["chunk_events"])):
-            tasks.append((sample, c, min(SETTINGS["chunk_events"], n_events - start), derived_seed("flavour", seed, sample, c)))
+            tasks.append(
+                (sample, c, min(SETTINGS["chunk_events"], n_events - start), derived_seed("flavour", seed, sample, c))
+            )
     chunks = run_chunks(_chunk, tasks, workers, [("flavour events", sum(t[2] for t in tasks))], progress)
     arrays = assemble(chunks, seed)
     names = {"class_names": CLASS_NAMES, "candidate_names": CANDIDATE_NAMES, "sv_names": SV_NAMES, "jet_names": JET_NAMES,
@@ -146,6 +148,7 @@ def load(path) -> dict:
 
 # ----------------------------------------------------------------------------- orchestration
 
+
 def _check(n_events, seed):
     check_ints("flavour", ("n_events", n_events, 1), ("seed", seed, 0))
 
@@ -156,6 +159,7 @@ def _meta(n_events, seed):
 
 
 # ----------------------------------------------------------------------------- one chunk
+
 
 def _chunk(task, report) -> dict:
     """The jets of one chunk (sample, chunk, n_events, pythia_seed); report(0, n) tells the progress bar."""
@@ -226,7 +230,9 @@ def _jets(events, charge_of, rng) -> list[dict]:
     # Truth objects for labels, with their event.
     hf = _flavour_of_hadron(ida)
     had = (pt > SETTINGS["hadron_pt_min"]) & (hf >= 4)
-    parton = ((ida <= 5) | (ida == 21)) & (np.abs(status) >= 21) & (np.abs(status) <= 59) & (pt > SETTINGS["parton_pt_min"])
+    parton = (
+        ((ida <= 5) | (ida == 21)) & (np.abs(status) >= 21) & (np.abs(status) <= 59) & (pt > SETTINGS["parton_pt_min"])
+    )
     truth = np.flatnonzero(had | parton)
 
     out = []
@@ -247,7 +253,10 @@ def _jets(events, charge_of, rng) -> list[dict]:
                 continue
             cons = np.asarray(index[ev][j], np.int64) + vis_start[ev]
             cidx = vis_idx[cons]
-            out.append(_describe(cidx, (jpx, jpy, jpz, je, jpt, jeta, jphi), flat, pt, eta, phi, pid, charge_of, rng) | {"labels": label})
+            out.append(
+                _describe(cidx, (jpx, jpy, jpz, je, jpt, jeta, jphi), flat, pt, eta, phi, pid, charge_of, rng)
+                | {"labels": label}
+            )
     return out
 
 

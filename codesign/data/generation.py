@@ -42,6 +42,7 @@ def check_ints(dataset: str, *checks) -> None:
 
 # ----------------------------------------------------------------------------- parallel chunks
 
+
 def run_chunks(fn, tasks: list, workers: int, bars: list[tuple[str, int]], progress: bool = True) -> list:
     """fn(task, report) for every task, results in task order; in a spawn pool when workers > 1.
 
@@ -93,6 +94,7 @@ def _call_in_worker(job):
 
 # ----------------------------------------------------------------------------- assembly and file
 
+
 def assemble(parts: list[dict], seed: int) -> dict:
     """Concatenate chunk arrays in the given order, then shuffle rows with numpy Generator(seed).
 
@@ -110,8 +112,7 @@ def write_h5(path, arrays: dict, attrs: dict) -> None:
     with h5py.File(path, "w") as f:
         for name, value in arrays.items():
             big = value.ndim > 1 and value.shape[0] > 0
-            f.create_dataset(name, data=value, compression="gzip" if big else None,
-                             compression_opts=4 if big else None)
+            f.create_dataset(name, data=value, compression="gzip" if big else None, compression_opts=4 if big else None)
         for key, value in attrs.items():
             f.attrs[key] = json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 import codesign
 from codesign.data.events import ChargeTable, isin, new_pythia, offsets, quiet_stdout, wrap_phi
@@ -35,8 +36,6 @@ from codesign.data.generation import assemble, cache_path, check_ints, derived_s
 from codesign.data.substructure import FEATURE_NAMES, hls4ml_features, mmdt
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
-from pydantic import Field
-
 from codesign.spec import Strict
 
 
@@ -65,23 +64,44 @@ PRESETS = {"tiny": 500, "demo": 4000}  # jets per class
 
 _COMMON = ["Beams:eCM = 13000", "Print:quiet = on", "Next:numberCount = 0"]
 _QCD_PTHAT = ["PhaseSpace:pTHatMin = 900", "PhaseSpace:pTHatMax = 1100"]
-_WPRIME = ["NewGaugeBoson:ffbar2Wprime = on", "Wprime:coup2WZ = 1", "34:m0 = 2000",
-           "34:onMode = off", "34:onIfMatch = 24 23"]
+_WPRIME = [
+    "NewGaugeBoson:ffbar2Wprime = on",
+    "Wprime:coup2WZ = 1",
+    "34:m0 = 2000",
+    "34:onMode = off",
+    "34:onIfMatch = 24 23",
+]
 _W_HAD = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
 SETTINGS = {
     "classes": {
         "g": {"pythia": ["HardQCD:gg2gg = on", *_QCD_PTHAT], "truth": "parton", "truth_ids": [21]},
-        "q": {"pythia": ["HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on",
-                         "HardQCD:nQuarkNew = 3", *_QCD_PTHAT], "truth": "parton",
-              "truth_ids": [1, 2, 3]},
-        "W": {"pythia": [*_WPRIME, *_W_HAD, "23:onMode = off", "23:onIfAny = 12 14 16"],
-              "truth": "decay", "truth_ids": [24]},
-        "Z": {"pythia": [*_WPRIME, "24:onMode = off", "24:onIfAny = 11 13",
-                         "23:onMode = off", "23:onIfAny = 1 2 3 4 5"], "truth": "decay",
-              "truth_ids": [23]},
-        "t": {"pythia": ["NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3",
-                         "32:m0 = 2000", "32:onMode = off", "32:onIfAny = 6", *_W_HAD],
-              "truth": "decay", "truth_ids": [6]},
+        "q": {
+            "pythia": ["HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:nQuarkNew = 3", *_QCD_PTHAT],
+            "truth": "parton",
+            "truth_ids": [1, 2, 3],
+        },
+        "W": {
+            "pythia": [*_WPRIME, *_W_HAD, "23:onMode = off", "23:onIfAny = 12 14 16"],
+            "truth": "decay",
+            "truth_ids": [24],
+        },
+        "Z": {
+            "pythia": [*_WPRIME, "24:onMode = off", "24:onIfAny = 11 13", "23:onMode = off", "23:onIfAny = 1 2 3 4 5"],
+            "truth": "decay",
+            "truth_ids": [23],
+        },
+        "t": {
+            "pythia": [
+                "NewGaugeBoson:ffbar2gmZZprime = on",
+                "Zprime:gmZmode = 3",
+                "32:m0 = 2000",
+                "32:onMode = off",
+                "32:onIfAny = 6",
+                *_W_HAD,
+            ],
+            "truth": "decay",
+            "truth_ids": [6],
+        },
     },
     "pythia_common": _COMMON,
     "constituent_max_abs_eta": 2.5,
@@ -99,6 +119,7 @@ _HARD_OUTGOING = -23  # Pythia status of the outgoing partons of the hardest pro
 
 
 # ----------------------------------------------------------------------------- public API
+
 
 def dataset_path(n_per_class: int, seed: int) -> Path:
     """Cache file for these arguments: build/data/jets-<hash of settings, seed, code version>.h5."""
@@ -163,6 +184,7 @@ def load(path) -> dict:
 
 # ----------------------------------------------------------------------------- orchestration
 
+
 @dataclass(frozen=True)
 class _Task:
     label: int
@@ -176,8 +198,12 @@ def _check_args(n_per_class, seed, workers):
 
 
 def _meta(n_per_class, seed):
-    return {"n_per_class": int(n_per_class), "seed": int(seed),
-            "generator_version": GENERATOR_VERSION, "codesign_version": codesign.__version__}
+    return {
+        "n_per_class": int(n_per_class),
+        "seed": int(seed),
+        "generator_version": GENERATOR_VERSION,
+        "codesign_version": codesign.__version__,
+    }
 
 
 def _tasks(n_per_class, seed):
@@ -191,6 +217,7 @@ def _tasks(n_per_class, seed):
 
 
 # ----------------------------------------------------------------------------- one chunk
+
 
 def _run_chunk(task: _Task, report) -> dict:
     """Generate events of one class until `task.n_jets` matched jets; return their arrays.
@@ -230,8 +257,13 @@ def _generate_chunk(task: _Task, report) -> dict:
 
 
 def _first_jets(jets, n):
-    return {"pt": jets["pt"][:n], "eta": jets["eta"][:n], "phi": jets["phi"][:n],
-            "counts": jets["counts"][:n], "cons": jets["cons"][:jets["counts"][:n].sum()]}
+    return {
+        "pt": jets["pt"][:n],
+        "eta": jets["eta"][:n],
+        "phi": jets["phi"][:n],
+        "counts": jets["counts"][:n],
+        "cons": jets["cons"][: jets["counts"][:n].sum()],
+    }
 
 
 def _jets_from_events(events, cls, charges) -> dict:
@@ -248,19 +280,22 @@ def _jets_from_events(events, cls, charges) -> dict:
     p = prt.p
     pt = np.hypot(p.px, p.py)
     eta = np.arcsinh(p.pz / ak.where(pt > 0, pt, 1e-9))
-    visible = ((prt.status > 0) & (pt > 0) & (abs(eta) < SETTINGS["constituent_max_abs_eta"])
-               & ~isin(abs(prt.id), _NEUTRINOS))
+    visible = (
+        (prt.status > 0) & (pt > 0) & (abs(eta) < SETTINGS["constituent_max_abs_eta"]) & ~isin(abs(prt.id), _NEUTRINOS)
+    )
     vis = prt[visible]
     vec = ak.zip({"px": vis.p.px, "py": vis.p.py, "pz": vis.p.pz, "E": vis.p.e})
     with quiet_stdout():
-        seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.antikt_algorithm,
-                                                                 SETTINGS["jet_r"]))
+        seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.antikt_algorithm, SETTINGS["jet_r"]))
         min_pt = SETTINGS["jet_pt_min"]
         jets, index = seq.inclusive_jets(min_pt=min_pt), seq.constituent_index(min_pt=min_pt)
     jpt = np.hypot(jets.px, jets.py)
     jeta, jphi = np.arcsinh(jets.pz / jpt), np.arctan2(jets.py, jets.px)
-    keep = ((jpt < SETTINGS["jet_pt_max"]) & (abs(jeta) < SETTINGS["jet_max_abs_eta"])
-            & (_min_dr(jeta, jphi, truth) < SETTINGS["match_dr"]))
+    keep = (
+        (jpt < SETTINGS["jet_pt_max"])
+        & (abs(jeta) < SETTINGS["jet_max_abs_eta"])
+        & (_min_dr(jeta, jphi, truth) < SETTINGS["match_dr"])
+    )
 
     # Global (flat) particle indices of every kept jet's constituents.
     starts = np.cumsum(np.concatenate([[0], ak.to_numpy(ak.num(vis))]))[:-1]
@@ -268,12 +303,18 @@ def _jets_from_events(events, cls, charges) -> dict:
     n_cons = ak.to_numpy(ak.flatten(ak.num(kept_index, axis=2)))
     flat = ak.to_numpy(ak.flatten(kept_index, axis=None))
     pid = ak.to_numpy(ak.flatten(vis.id))[flat]
-    cons = np.stack([ak.to_numpy(ak.flatten(x))[flat] for x in (vis.p.px, vis.p.py, vis.p.pz,
-                                                                  vis.p.e)]
-                    + [charges(pid), pid.astype(np.float64)], axis=1)
-    return {"pt": ak.to_numpy(ak.flatten(jpt[keep])), "eta": ak.to_numpy(ak.flatten(jeta[keep])),
-            "phi": ak.to_numpy(ak.flatten(jphi[keep])), "counts": n_cons,
-            "cons": cons}
+    cons = np.stack(
+        [ak.to_numpy(ak.flatten(x))[flat] for x in (vis.p.px, vis.p.py, vis.p.pz, vis.p.e)]
+        + [charges(pid), pid.astype(np.float64)],
+        axis=1,
+    )
+    return {
+        "pt": ak.to_numpy(ak.flatten(jpt[keep])),
+        "eta": ak.to_numpy(ak.flatten(jeta[keep])),
+        "phi": ak.to_numpy(ak.flatten(jphi[keep])),
+        "counts": n_cons,
+        "cons": cons,
+    }
 
 
 def _truth(prt, kind, truth_ids):
@@ -305,23 +346,25 @@ def _min_dr(jeta, jphi, truth):
 
 # ----------------------------------------------------------------------------- per-jet arrays
 
+
 def _jet_arrays(jets, label) -> dict:
     """Features, constituent arrays and labels for the jets of one chunk."""
     starts = offsets(jets["counts"])
     groomed = mmdt(jets["cons"], jets["counts"], SETTINGS["mmdt_zcut"], SETTINGS["jet_r"])
     feats, cons, mask = [], [], []
     for i in range(len(jets["pt"])):
-        c = jets["cons"][starts[i]:starts[i + 1]]
+        c = jets["cons"][starts[i] : starts[i + 1]]
         feats.append(hls4ml_features(c, groomed[i], SETTINGS["gecf_max_constituents"]))
         padded, m = _constituent_row(c, jets["eta"][i], jets["phi"][i])
         cons.append(padded)
         mask.append(m)
     n = len(feats)
-    return {"features": np.asarray(feats, np.float32).reshape(n, len(FEATURE_NAMES)),
-            "labels": np.full(n, label, np.int64),
-            "constituents": np.asarray(cons, np.float32).reshape(n, MAX_CONSTITUENTS,
-                                                                 len(CONSTITUENT_NAMES)),
-            "mask": np.asarray(mask, bool).reshape(n, MAX_CONSTITUENTS)}
+    return {
+        "features": np.asarray(feats, np.float32).reshape(n, len(FEATURE_NAMES)),
+        "labels": np.full(n, label, np.int64),
+        "constituents": np.asarray(cons, np.float32).reshape(n, MAX_CONSTITUENTS, len(CONSTITUENT_NAMES)),
+        "mask": np.asarray(mask, bool).reshape(n, MAX_CONSTITUENTS),
+    }
 
 
 def _constituent_row(c, jet_eta, jet_phi):
@@ -332,8 +375,7 @@ def _constituent_row(c, jet_eta, jet_phi):
     eta = np.arcsinh(c[:, 2] / pt)
     phi = np.arctan2(c[:, 1], c[:, 0])
     row = np.zeros((MAX_CONSTITUENTS, len(CONSTITUENT_NAMES)))
-    row[:len(c)] = np.stack([pt, eta - jet_eta, wrap_phi(phi - jet_phi), c[:, 3], c[:, 4], c[:, 5]],
-                            axis=1)
+    row[: len(c)] = np.stack([pt, eta - jet_eta, wrap_phi(phi - jet_phi), c[:, 3], c[:, 4], c[:, 5]], axis=1)
     mask = np.zeros(MAX_CONSTITUENTS, bool)
-    mask[:len(c)] = True
+    mask[: len(c)] = True
     return row, mask

@@ -114,7 +114,9 @@ def _pairs(a_pts, b_pts, r):
     def wrap(p):
         return np.stack([p[:, 0] + 500.0, (p[:, 1] + np.pi) % (2 * np.pi)], axis=1)
 
-    m = cKDTree(wrap(a_pts), boxsize=box).sparse_distance_matrix(cKDTree(wrap(b_pts), boxsize=box), r, output_type="ndarray")
+    m = cKDTree(wrap(a_pts), boxsize=box).sparse_distance_matrix(
+        cKDTree(wrap(b_pts), boxsize=box), r, output_type="ndarray"
+    )
     return m["i"], m["j"], m["v"]
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 import codesign
 from codesign.data import l1pf
@@ -34,8 +35,6 @@ from codesign.data.events import ChargeTable, isin, new_pythia
 from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
-from pydantic import Field
-
 from codesign.spec import Strict
 
 
@@ -54,16 +53,30 @@ class Spec(Strict):
 
 GENERATOR_VERSION = 1
 STORED_CANDIDATES = 128
-PRESETS = {"tiny": dict(n_events=1500, pileup=50, pool_size=300), "demo": dict(n_events=10000, pileup=140, pool_size=2000)}
+PRESETS = {
+    "tiny": dict(n_events=1500, pileup=50, pool_size=300),
+    "demo": dict(n_events=10000, pileup=140, pool_size=2000),
+}
 
 _COMMON = ["Beams:eCM = 14000", "Print:quiet = on", "Next:numberCount = 0"]
 SETTINGS = {
     "processes": {
         "ttbar": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"],
-        "wlnu": ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", "PhaseSpace:pTHatMin = 20",
-                 "24:onMode = off", "24:onIfAny = 11 13 15"],
-        "znunu": ["WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
-                  "PhaseSpace:pTHatMin = 30", "23:onMode = off", "23:onIfAny = 12 14 16"],
+        "wlnu": [
+            "WeakBosonAndParton:qqbar2Wg = on",
+            "WeakBosonAndParton:qg2Wq = on",
+            "PhaseSpace:pTHatMin = 20",
+            "24:onMode = off",
+            "24:onIfAny = 11 13 15",
+        ],
+        "znunu": [
+            "WeakBosonAndParton:qqbar2gmZg = on",
+            "WeakBosonAndParton:qg2gmZq = on",
+            "WeakZ0:gmZmode = 2",
+            "PhaseSpace:pTHatMin = 30",
+            "23:onMode = off",
+            "23:onIfAny = 12 14 16",
+        ],
         "qcd": ["HardQCD:all = on", "PhaseSpace:pTHatMin = 30"],
         "zll": ["WeakSingleBoson:ffbar2gmZ = on", "WeakZ0:gmZmode = 2", "23:onMode = off", "23:onIfAny = 11 13"],
     },
@@ -129,7 +142,9 @@ def load(path, n_candidates: int = STORED_CANDIDATES) -> dict:
     if not path.is_file():
         raise CodesignError(f"{path}: no such MET dataset")
     if not 1 <= n_candidates <= STORED_CANDIDATES:
-        raise CodesignError(f"{path}: n_candidates must be in 1..{STORED_CANDIDATES} (the file keeps {STORED_CANDIDATES}), got {n_candidates}")
+        raise CodesignError(
+            f"{path}: n_candidates must be in 1..{STORED_CANDIDATES} (the file keeps {STORED_CANDIDATES}), got {n_candidates}"
+        )
     out, attrs = read_h5(path)
     out["candidates"], out["mask"] = out["candidates"][:, :n_candidates], out["mask"][:, :n_candidates]
     check_candidates(out["candidates"], out["mask"], str(path))
@@ -175,7 +190,9 @@ class _Task:
 
 
 def _check(n_events, pileup, pool_size, seed, workers):
-    check_ints("met", ("n_events", n_events, 1), ("pool_size", pool_size, 1), ("seed", seed, 0), ("workers", workers, 1))
+    check_ints(
+        "met", ("n_events", n_events, 1), ("pool_size", pool_size, 1), ("seed", seed, 0), ("workers", workers, 1)
+    )
     if not (isinstance(pileup, (int, float)) and np.isfinite(pileup) and 0 <= pileup <= 400):
         raise CodesignError(f"met: pileup must be a number in [0, 400], got {pileup!r}")
 
@@ -203,7 +220,11 @@ def _pool(pool_size, seed, workers, progress) -> Path:
     if path.exists():
         return path
     half = (pool_size + 1) // 2
-    tasks = [_Task(-1, c, min(half, pool_size - c * half), _seed(seed, "minbias", c), 0, 0.0, "") for c in range(2) if pool_size - c * half > 0]
+    tasks = [
+        _Task(-1, c, min(half, pool_size - c * half), _seed(seed, "minbias", c), 0, 0.0, "")
+        for c in range(2)
+        if pool_size - c * half > 0
+    ]
     parts = run_chunks(_run_pool, tasks, workers, [("min-bias pool", pool_size)], progress)
     counts = np.concatenate([p["counts"] for p in parts])
     flat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "counts"}
@@ -302,4 +323,3 @@ def _event(vis, a, b, inv, ia, ib, pool, off, task, rng) -> dict:
 def _puppi_met(c):
     w = c[:, 0] * c[:, 3]
     return np.array([-(w * np.cos(c[:, 2])).sum(), -(w * np.sin(c[:, 2])).sum()], np.float32)
-

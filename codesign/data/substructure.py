@@ -17,9 +17,22 @@ from codesign.data.events import offsets, quiet_stdout, wrap_phi
 
 # The 16 high-level features of the public hls4ml jet dataset, in the order `hls4ml_features` gives.
 FEATURE_NAMES = [
-    "j_zlogz", "j_c1_b0_mmdt", "j_c1_b1_mmdt", "j_c1_b2_mmdt", "j_c2_b1_mmdt", "j_c2_b2_mmdt",
-    "j_d2_b1_mmdt", "j_d2_b2_mmdt", "j_d2_a1_b1_mmdt", "j_d2_a1_b2_mmdt", "j_m2_b1_mmdt",
-    "j_m2_b2_mmdt", "j_n2_b1_mmdt", "j_n2_b2_mmdt", "j_mass_mmdt", "j_multiplicity",
+    "j_zlogz",
+    "j_c1_b0_mmdt",
+    "j_c1_b1_mmdt",
+    "j_c1_b2_mmdt",
+    "j_c2_b1_mmdt",
+    "j_c2_b2_mmdt",
+    "j_d2_b1_mmdt",
+    "j_d2_b2_mmdt",
+    "j_d2_a1_b1_mmdt",
+    "j_d2_a1_b2_mmdt",
+    "j_m2_b1_mmdt",
+    "j_m2_b2_mmdt",
+    "j_n2_b1_mmdt",
+    "j_n2_b2_mmdt",
+    "j_mass_mmdt",
+    "j_multiplicity",
 ]
 
 
@@ -34,8 +47,7 @@ def mmdt(cons, counts, zcut: float, r0: float) -> list:
     import awkward as ak
     import fastjet
 
-    vec = ak.unflatten(ak.zip({"px": cons[:, 0], "py": cons[:, 1], "pz": cons[:, 2],
-                               "E": cons[:, 3]}), counts)
+    vec = ak.unflatten(ak.zip({"px": cons[:, 0], "py": cons[:, 1], "pz": cons[:, 2], "E": cons[:, 3]}), counts)
     with quiet_stdout():
         seq = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.cambridge_algorithm, 2.0))
         sd = seq.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=zcut, R0=r0)
@@ -44,7 +56,7 @@ def mmdt(cons, counts, zcut: float, r0: float) -> list:
     g = np.stack([ak.to_numpy(ak.flatten(c[k])) for k in ("px", "py", "pz", "E")], axis=1)
     g_off = offsets(groomed_counts)
     mass = ak.to_numpy(sd.msoftdrop)
-    return [(mass[i], g[g_off[i]:g_off[i + 1]]) for i in range(len(counts))]
+    return [(mass[i], g[g_off[i] : g_off[i + 1]]) for i in range(len(counts))]
 
 
 def hls4ml_features(cons, groomed, gecf_max_constituents: int) -> list[float]:
@@ -70,13 +82,22 @@ def hls4ml_features(cons, groomed, gecf_max_constituents: int) -> list[float]:
     m3, n3 = generalised_e3(gz[cap], r[np.ix_(cap, cap)])
     ratio = _safe_ratio
     return [
-        zlogz, e2[0], e2[1], e2[2],
-        ratio(e3[1], e2[1] ** 2), ratio(e3[2], e2[2] ** 2),
-        ratio(e3[1], e2[1] ** 3), ratio(e3[2], e2[2] ** 3),
-        ratio(e3[1], e2[1] ** 3), ratio(e3[1], e2[2] ** 1.5),
-        ratio(m3[1], e2[1]), ratio(m3[2], e2[2]),
-        ratio(n3[1], e2[1] ** 2), ratio(n3[2], e2[2] ** 2),
-        float(mass), float(len(cons)),
+        zlogz,
+        e2[0],
+        e2[1],
+        e2[2],
+        ratio(e3[1], e2[1] ** 2),
+        ratio(e3[2], e2[2] ** 2),
+        ratio(e3[1], e2[1] ** 3),
+        ratio(e3[2], e2[2] ** 3),
+        ratio(e3[1], e2[1] ** 3),
+        ratio(e3[1], e2[2] ** 1.5),
+        ratio(m3[1], e2[1]),
+        ratio(m3[2], e2[2]),
+        ratio(n3[1], e2[1] ** 2),
+        ratio(n3[2], e2[2] ** 2),
+        float(mass),
+        float(len(cons)),
     ]
 
 
@@ -95,7 +116,7 @@ def ecf_inputs(p4):
 
 
 def _angle_power(r, beta):
-    a = r ** beta
+    a = r**beta
     np.fill_diagonal(a, 0.0)  # no self-pairs (matters for beta = 0)
     return a
 
@@ -123,11 +144,10 @@ def generalised_e3(z, r, block=65536):
     s = np.zeros(4)
     step = max(1, block // max(len(j), 1))
     for i0 in range(0, len(z), step):
-        a, b, zi = r[i0:i0 + step, j], r[i0:i0 + step, k], z[i0:i0 + step]
+        a, b, zi = r[i0 : i0 + step, j], r[i0 : i0 + step, k], z[i0 : i0 + step]
         mab = np.minimum(a, b)
         two = np.minimum(a * b, mab * c)
         one = np.minimum(mab, c, out=mab)
-        s += [zi @ (one @ wjk), zi @ ((one * one) @ wjk),
-              zi @ (two @ wjk), zi @ ((two * two) @ wjk)]
+        s += [zi @ (one @ wjk), zi @ ((one * one) @ wjk), zi @ (two @ wjk), zi @ ((two * two) @ wjk)]
     s /= 3.0
     return {1: s[0], 2: s[1]}, {1: s[2], 2: s[3]}

@@ -26,7 +26,11 @@ def estimate(point, out: Path) -> dict:
     core = point.core()
     fw = point.card.firmware
     da = core.estimate.model_dump()
-    ys = synth_xilinx(point.stage_dir("rtl") / "rtl", core.top, family=fw.family, out_dir=out) if fw.open_synthesis else {}
+    ys = (
+        synth_xilinx(point.stage_dir("rtl") / "rtl", core.top, family=fw.family, out_dir=out)
+        if fw.open_synthesis
+        else {}
+    )
     rows = [
         ("latency_cycles", core.latency_cycles, PIPELINE, "rtl", 0),
         ("latency_ns", round(core.latency_cycles * fw.clock_ns, 3), PIPELINE + f" at {fw.clock_ns} ns", "rtl", 0),
@@ -42,7 +46,12 @@ def estimate(point, out: Path) -> dict:
 
         estimates += parse_reports(point.vendor_reports)
     (out / "cost.json").write_text(json.dumps(estimates, indent=1))
-    return {"estimates": estimates, "headline": headline(estimates), "yosys": {k: v for k, v in ys.items() if k != "source"}, "da4ml": da}
+    return {
+        "estimates": estimates,
+        "headline": headline(estimates),
+        "yosys": {k: v for k, v in ys.items() if k != "source"},
+        "da4ml": da,
+    }
 
 
 def _hls_estimate(point) -> list[dict]:
@@ -58,7 +67,9 @@ def _hls_estimate(point) -> list[dict]:
     ref = np.load(point.train_dir / "reference.npz")
     n_in, n_out = int(np.prod(ref["x"].shape[1:])), int(np.prod(ref["y"].shape[1:]))
     est = hls_rule4ml.estimate_hls(point.card, n_in, n_out)
-    return [{"quantity": q, "value": v, "source": hls_rule4ml.source(), "design": "hls", "rank": 0} for q, v in est.items()]
+    return [
+        {"quantity": q, "value": v, "source": hls_rule4ml.source(), "design": "hls", "rank": 0} for q, v in est.items()
+    ]
 
 
 def headline(estimates: list[dict]) -> dict:

@@ -16,7 +16,13 @@ from __future__ import annotations
 from importlib.metadata import version
 
 # Parts rule4ml has a board for (prefix of the Xilinx part name -> rule4ml board).
-BOARDS = {"xcvu13p": "alveo-u250", "xcu250": "alveo-u250", "xcu200": "alveo-u200", "xczu9eg": "zcu102", "xc7z020": "pynq-z2"}
+BOARDS = {
+    "xcvu13p": "alveo-u250",
+    "xcu250": "alveo-u250",
+    "xcu200": "alveo-u200",
+    "xczu9eg": "zcu102",
+    "xc7z020": "pynq-z2",
+}
 HLS4ML, VIVADO = "1.1.0", "2024.2"  # closest to hls4ml 1.3 + Vitis HLS among rule4ml's training data
 QUANTITIES = {"LUT": "lut", "FF": "ff", "DSP": "dsp", "BRAM": "bram", "CYCLES": "latency_cycles", "INTERVAL": "ii"}
 
@@ -54,7 +60,10 @@ def estimate_hls(card, n_inputs: int, n_outputs: int) -> dict:
     est = MultiModelWrapper()
     est.load_default_models()
     fw = card.firmware
-    cfg = {"board": board(fw.part), "model": {"strategy": fw.strategy.lower(), "precision": precision(card), "reuse_factor": fw.reuse_factor}}
+    cfg = {
+        "board": board(fw.part),
+        "model": {"strategy": fw.strategy.lower(), "precision": precision(card), "reuse_factor": fw.reuse_factor},
+    }
     # The graph estimators take the tool versions: the newest they were trained on.
     df = est.predict(model, hls_configs=[cfg], hls4ml_versions=[HLS4ML], vivado_versions=[VIVADO])
     row = df.dropna(subset=list(QUANTITIES)).iloc[0]

@@ -87,7 +87,9 @@ def _utilization(f: Path) -> list[dict]:
                     value = float(cells[1])
                 except ValueError:
                     continue
-                out.append(_row(q, int(value) if value.is_integer() else value, src, "vivado", 3 if stage == "route" else 2))
+                out.append(
+                    _row(q, int(value) if value.is_integer() else value, src, "vivado", 3 if stage == "route" else 2)
+                )
                 seen.add(q)
     if not out:
         raise CodesignError(f"{f}: no '| CLB LUTs | n |' style rows (is this a Vivado report_utilization?)")

@@ -14,8 +14,12 @@ from .base import ModelKind, lazy
 class Spec(Strict):
     kind: Literal["met_gnn"] = "met_gnn"
     frontend: Literal["hgq2"] = "hgq2"
-    form: Literal["linear", "quadratic"] = Field("linear", description="O(N) global-context form or the O(N^2) all-pairs JEDI-net")
-    edge_hidden: int = Field(8, ge=1, description="hidden width of f_R (quadratic) / of the per-candidate embedding (linear)")
+    form: Literal["linear", "quadratic"] = Field(
+        "linear", description="O(N) global-context form or the O(N^2) all-pairs JEDI-net"
+    )
+    edge_hidden: int = Field(
+        8, ge=1, description="hidden width of f_R (quadratic) / of the per-candidate embedding (linear)"
+    )
     edge_out: int = Field(8, ge=8, description="edge / embedding output width (>= the 8 input features)")
     node_hidden: int = Field(8, ge=1, description="hidden width of f_O")
 

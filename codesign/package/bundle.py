@@ -1,13 +1,13 @@
 """The IP bundle handed to a firmware engineer: firmware/ip/<name>-<key>/.
 
-    README.md        ports, formats, latency, II, clock, handshake, how to check and package
-    manifest.json    the same as data, plus physics metrics, cost with sources, versions, sha256s
-    hls/             the hls4ml HLS project (build_prj.tcl: csim/synth/cosim/export to IP catalog)
-    rtl/             da4ml pipelined Verilog
-    vivado/          package_ip.tcl: packages rtl/ as a Vivado IP-catalog core;
-                     synth_ooc.tcl: out-of-context synthesis + route, the reports `--vendor-reports` reads
-    vectors/         test vectors (raw integers per port element) and expected outputs
-    sim/             the cocotb testbench; `make sim SIM=icarus|verilator` needs no codesign
+README.md        ports, formats, latency, II, clock, handshake, how to check and package
+manifest.json    the same as data, plus physics metrics, cost with sources, versions, sha256s
+hls/             the hls4ml HLS project (build_prj.tcl: csim/synth/cosim/export to IP catalog)
+rtl/             da4ml pipelined Verilog
+vivado/          package_ip.tcl: packages rtl/ as a Vivado IP-catalog core;
+                 synth_ooc.tcl: out-of-context synthesis + route, the reports `--vendor-reports` reads
+vectors/         test vectors (raw integers per port element) and expected outputs
+sim/             the cocotb testbench; `make sim SIM=icarus|verilator` needs no codesign
 """
 
 from __future__ import annotations
@@ -23,7 +23,18 @@ from .. import __version__
 REPO = Path(__file__).resolve().parents[2]
 SIM_SRC = REPO / "sim"
 TCL_TEMPLATES = [REPO / "firmware" / "templates" / f for f in ("package_ip.tcl", "synth_ooc.tcl")]
-VERSIONED = ["codesign", "tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator", "pythia8mc", "fastjet"]
+VERSIONED = [
+    "codesign",
+    "tensorflow",
+    "keras",
+    "hgq2",
+    "hls4ml",
+    "da4ml",
+    "cocotb",
+    "verilator",
+    "pythia8mc",
+    "fastjet",
+]
 
 
 def versions() -> dict[str, str]:
@@ -103,8 +114,12 @@ def _preprocessing(point) -> dict | None:
     ref = np.load(point.train_dir / "reference.npz")
     if "mean" not in ref:  # a user's QONNX file: its inputs are whatever it was trained on
         return None
-    return {"formula": "(x - mean) / std, then rounded to the input format",
-            "features": ref["feature_names"].tolist(), "mean": ref["mean"].tolist(), "std": ref["std"].tolist()}
+    return {
+        "formula": "(x - mean) / std, then rounded to the input format",
+        "features": ref["feature_names"].tolist(),
+        "mean": ref["mean"].tolist(),
+        "std": ref["std"].tolist(),
+    }
 
 
 def _readme(point, core, train, hls, sims, cost) -> str:

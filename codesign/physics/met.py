@@ -38,7 +38,10 @@ def _one(true, reco, sel):
 
 
 def _bins(edges, values):
-    return [(f"{lo:g}-{hi:g}" if hi < 1e8 else f">{lo:g}", (values >= lo) & (values < hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+    return [
+        (f"{lo:g}-{hi:g}" if hi < 1e8 else f">{lo:g}", (values >= lo) & (values < hi))
+        for lo, hi in zip(edges[:-1], edges[1:])
+    ]
 
 
 def met_metrics(true: np.ndarray, npv: np.ndarray, methods: dict[str, np.ndarray]) -> dict:

@@ -53,7 +53,9 @@ def prepare_inputs(card: Card, data: dict) -> Inputs:
     return Inputs(to_grid((x_all - mean) / std, fmt), labels, train_idx, test_idx, mean, std, fmt)
 
 
-def save_outputs(out: Path, inp: Inputs, y_ref: np.ndarray, data: dict, history: dict, extra: dict | None = None) -> dict:
+def save_outputs(
+    out: Path, inp: Inputs, y_ref: np.ndarray, data: dict, history: dict, extra: dict | None = None
+) -> dict:
     """Write reference.npz and metrics.json (the same for every frontend); return the metrics."""
     labels = inp.labels[inp.test_idx]
     np.savez(

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from ..card import Card
-from ..physics.flavour import flavour_metrics
 from ..fixedpoint import to_grid
+from ..physics.flavour import flavour_metrics
 from ..zoo.flavour_inputs import PAIR_FEATURES, PARTICLE_FEATURES, l1_inputs
 from .keras_fit import fit
 from .train import split, write_metrics
+
 
 def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
     """Inverse-frequency weights: the samples are dominated by light and gluon jets."""

@@ -69,7 +69,9 @@ def fit(model, x, labels, n_classes, epochs, batch_size, lr, seed, progress=Fals
         if vl < best[0]:
             best = (vl, copy.deepcopy(model.state_dict()))
         if progress:
-            print(f"epoch {ep + 1}/{epochs}: loss {total / len(tr):.4f} val_loss {vl:.4f} val_acc {va:.4f} ({time.time() - t0:.1f}s)")
+            print(
+                f"epoch {ep + 1}/{epochs}: loss {total / len(tr):.4f} val_loss {vl:.4f} val_acc {va:.4f} ({time.time() - t0:.1f}s)"
+            )
     model.load_state_dict(best[1])
     return hist
 

@@ -17,6 +17,7 @@ from ..fixedpoint import to_grid
 from .keras_fit import fit
 from .train import split, write_metrics
 
+
 def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     import keras
 
@@ -35,5 +36,7 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
                   prune=False, progress=progress)  # fmt: skip
     y = model.predict(x[te], batch_size=4096, verbose=0)
     model.save(out / "model.keras")
-    np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), input_format=np.array(fmt))
+    np.savez(
+        out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), input_format=np.array(fmt)
+    )
     return write_metrics(out, y, labels[te], names, history, len(tr))

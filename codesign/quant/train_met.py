@@ -27,11 +27,11 @@ import numpy as np
 from ..card import Card
 from ..data import met as met_data
 from ..errors import CodesignError
+from ..fixedpoint import to_grid
+from ..physics.met import met_metrics
 from ..zoo import met_gnn
 from . import prune
 from .keras_fit import fit
-from ..physics.met import met_metrics
-from ..fixedpoint import to_grid
 from .train import split
 
 
@@ -95,7 +95,9 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     unit = card.data.momentum_unit
     x = inputs(card, data)
     tr, te = split(len(x), card.data.test_fraction, card.data.seed)
-    y = np.concatenate([data["true_met"] / unit, _event_weights(data["true_met"], tr)[:, None]], axis=1).astype(np.float32)
+    y = np.concatenate([data["true_met"] / unit, _event_weights(data["true_met"], tr)[:, None]], axis=1).astype(
+        np.float32
+    )
     n, f = x.shape[1:]
 
     twin = met_gnn.build(card, n, f, float_twin=True)

@@ -42,7 +42,12 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
 
 
 def fit(
-    model: nn.Module, x: np.ndarray, y: np.ndarray, spec: TrainingSpec, progress: bool, pruning: PruningSpec | None = None
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: TrainingSpec,
+    progress: bool,
+    pruning: PruningSpec | None = None,
 ) -> dict:
     """Adam + cross-entropy, halving the learning rate on a 5-epoch validation plateau, pruning on
     the card's schedule: as the Keras path does it."""
@@ -164,4 +169,7 @@ def sparsity_of(model: nn.Module) -> dict:
     layers = {name: m.weight.detach() for name, m in model.named_modules() if isinstance(m, nn.Linear)}
     zeros = {name: int((w == 0).sum()) for name, w in layers.items()}
     size = sum(w.numel() for w in layers.values())
-    return {"per_layer": {n: zeros[n] / w.numel() for n, w in layers.items()}, "total": sum(zeros.values()) / max(size, 1)}
+    return {
+        "per_layer": {n: zeros[n] / w.numel() for n, w in layers.items()},
+        "total": sum(zeros.values()) / max(size, 1),
+    }

@@ -32,7 +32,9 @@ def roc_panels(models: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], out:
             if r is not None:
                 tpr, fpr, auc = r
                 ax.plot(tpr, np.maximum(fpr, 1e-4), label=f"{name} (AUC {auc:.3f})")
-        ax.set(yscale="log", ylim=(1e-4, 1.2), xlim=(0, 1), xlabel=f"{sig}-jet efficiency", ylabel=f"{bkg}-jet efficiency")
+        ax.set(
+            yscale="log", ylim=(1e-4, 1.2), xlim=(0, 1), xlabel=f"{sig}-jet efficiency", ylabel=f"{bkg}-jet efficiency"
+        )
         ax.legend(loc="lower right", fontsize=12, title=f"{sig} vs {bkg}", title_fontsize=14)
         label(ax, rlabel, fontsize=14)
     fig.tight_layout()

@@ -88,7 +88,9 @@ def table_rows(metrics: dict) -> tuple[list[tuple], tuple]:
 
 def physics_rows(metrics: dict) -> list[tuple]:
     met = metrics["met"]
-    rows = [("resolution ratio quantized / PUPPI (all test events)", _f(met["ratio_to_puppi"]["quantized network"]["all"]))]
+    rows = [
+        ("resolution ratio quantized / PUPPI (all test events)", _f(met["ratio_to_puppi"]["quantized network"]["all"]))
+    ]
     for n in met["methods"]:
         o, h = met["overall"][n], met["high_met"][n]
         rows.append((f"{n}: σ x/y, σ u∥, σ u⊥ [GeV]; response (true MET > 20); response above 100 GeV",

@@ -10,12 +10,18 @@ import numpy as np
 
 from .. import paths
 
-FRONTS = [("lut", "LUT (da4ml cost model)"), ("latency_ns", "latency [ns] (da4ml pipeline)"), ("dsp", "DSP (da4ml cost model)")]
+FRONTS = [
+    ("lut", "LUT (da4ml cost model)"),
+    ("latency_ns", "latency [ns] (da4ml pipeline)"),
+    ("dsp", "DSP (da4ml cost model)"),
+]
 
 
 def pareto(rows: list[dict], x: str, y: str = "accuracy") -> list[dict]:
     """Points not dominated in (min x, max y), sorted by x."""
-    pts = sorted((r for r in rows if x in r["metrics"] and y in r["metrics"]), key=lambda r: (r["metrics"][x], -r["metrics"][y]))
+    pts = sorted(
+        (r for r in rows if x in r["metrics"] and y in r["metrics"]), key=lambda r: (r["metrics"][x], -r["metrics"][y])
+    )
     front, best = [], -np.inf
     for r in pts:
         if r["metrics"][y] > best:
@@ -44,13 +50,40 @@ def _plot(rows, x, xlabel, pick, out: Path) -> str:
     hep.style.use("CMS")
     fig, ax = plt.subplots(figsize=(8, 6.5))
     have = [r for r in rows if x in r["metrics"]]
-    ax.scatter([r["metrics"][x] for r in have], [r["metrics"]["accuracy"] for r in have], c="#7a8ba8", s=30, label="design points")
+    ax.scatter(
+        [r["metrics"][x] for r in have],
+        [r["metrics"]["accuracy"] for r in have],
+        c="#7a8ba8",
+        s=30,
+        label="design points",
+    )
     front = pareto(have, x)
-    ax.step([r["metrics"][x] for r in front], [r["metrics"]["accuracy"] for r in front], where="post", c="#e42536", lw=2, label="Pareto front")
+    ax.step(
+        [r["metrics"][x] for r in front],
+        [r["metrics"]["accuracy"] for r in front],
+        where="post",
+        c="#e42536",
+        lw=2,
+        label="Pareto front",
+    )
     if pick and x in pick["metrics"]:
-        ax.scatter([pick["metrics"][x]], [pick["metrics"]["accuracy"]], marker="*", s=350, c="#f89c20", zorder=5, label=f"chosen (id {pick['id']})")
+        ax.scatter(
+            [pick["metrics"][x]],
+            [pick["metrics"]["accuracy"]],
+            marker="*",
+            s=350,
+            c="#f89c20",
+            zorder=5,
+            label=f"chosen (id {pick['id']})",
+        )
     for r in front:
-        ax.annotate(str(r["id"]), (r["metrics"][x], r["metrics"]["accuracy"]), fontsize=11, xytext=(4, -12), textcoords="offset points")
+        ax.annotate(
+            str(r["id"]),
+            (r["metrics"][x], r["metrics"]["accuracy"]),
+            fontsize=11,
+            xytext=(4, -12),
+            textcoords="offset points",
+        )
     ax.set(xlabel=xlabel, ylabel="accuracy (quantized, test set)")
     ax.legend(loc="lower right", fontsize=14)
     label(ax, "13 TeV", fontsize=16)
@@ -69,11 +102,20 @@ def write_sweep_report(store, spec) -> Path:
     pngs = [_plot(done, x, label, pick, out) for x, label in FRONTS if any(x in r["metrics"] for r in done)]
     axes = list(spec.axes)
     cols = ["accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "sparsity", "csim_mismatches"]
-    head = "".join(f"<th onclick='sortBy({i})'>{html.escape(c)}</th>" for i, c in enumerate(["id", "status", *axes, *cols, "error"]))
+    head = "".join(
+        f"<th onclick='sortBy({i})'>{html.escape(c)}</th>"
+        for i, c in enumerate(["id", "status", *axes, *cols, "error"])
+    )
     body = []
     for r in rows:
         m = r["metrics"] or {}
-        cells = [r["id"], r["status"], *(r["params"].get(a) for a in axes), *(_fmt(m.get(c)) for c in cols), (r["error"] or "")[:200]]
+        cells = [
+            r["id"],
+            r["status"],
+            *(r["params"].get(a) for a in axes),
+            *(_fmt(m.get(c)) for c in cols),
+            (r["error"] or "")[:200],
+        ]
         cls = " class='chosen'" if pick and r["id"] == pick["id"] else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     counts = store.counts()
@@ -90,7 +132,7 @@ return (isNaN(nx)||isNaN(ny)?x.localeCompare(y):nx-ny)*d}});rows.forEach(r=>t.tB
 {counts.get("done", 0)} done, {counts.get("failed", 0)} failed, {counts.get("pending", 0) + counts.get("running", 0)} not finished.
 Costs are da4ml's cost model of the RTL; latency from its pipeline (no vendor tool ran).</p>
 <p>Chosen point (highlighted, ★): the fewest LUTs within 1% accuracy of the best{f": id {pick['id']}, {html.escape(json.dumps(pick['params']))}" if pick else ""}.
-Bundle it with <code>codesign package --from-sweep {spec.name} --point {pick['id'] if pick else "ID"}</code>.</p>
+Bundle it with <code>codesign package --from-sweep {spec.name} --point {pick["id"] if pick else "ID"}</code>.</p>
 <h2>Pareto fronts: accuracy against cost</h2>
 {"".join(f'<img src="{p}">' for p in pngs) or "<p>No finished point has a cost yet.</p>"}
 <h2>All points (click a column to sort)</h2><table id="pts"><tr>{head}</tr>{"".join(body)}</table></body></html>"""

@@ -45,7 +45,12 @@ def latency_cutoff(clock_ns: float) -> int:
 
 
 def emit_rtl(
-    model, x: np.ndarray, y_ref: np.ndarray, out_dir: Path, clock_ns: float = 5.0, name: str = "codesign_core",
+    model,
+    x: np.ndarray,
+    y_ref: np.ndarray,
+    out_dir: Path,
+    clock_ns: float = 5.0,
+    name: str = "codesign_core",
     cutoff: float | None = None,
 ) -> dict:
     """Trace `model`, check da4ml's emulation of the pipeline against `y_ref` bit for bit, write the core.
@@ -217,7 +222,8 @@ def write_verilog(pipe, name: str, clock_ns: float, rtl_dir: Path, widths: tuple
             # for every table da4ml writes (BW_IN <= 999), so write that constant instead.
             generated["lookup_table.v"] = re.sub(
                 r"\(\*\s*rom_style\s*=\s*\(BW_IN <= 999\) \? \"distributed\" : \"block\"\s*\*\)",
-                '(* rom_style = "distributed" *)', generated["lookup_table.v"],
+                '(* rom_style = "distributed" *)',
+                generated["lookup_table.v"],
             )
         rename = re.compile(r"\b(" + "|".join(_STATIC_MODULES) + r")\b")
         for fname, text in generated.items():
@@ -285,7 +291,9 @@ def _core_json(pipe, name, clock_ns, files, in_port, out_port, n_vectors) -> dic
         "latency_definition": "an event sampled at rising edge t is on out_data after rising edge t + latency_cycles",
         "ii": 1,
         "pipeline": {
-            "stages": latency, "adder_levels": float(levels[-1]), "ns_per_adder_level": NS_PER_ADDER_LEVEL,
+            "stages": latency,
+            "adder_levels": float(levels[-1]),
+            "ns_per_adder_level": NS_PER_ADDER_LEVEL,
             "cutoff_adder_levels": float(max(lvl / (i + 1) for i, lvl in enumerate(levels))),  # after retiming
         },  # fmt: skip
         "estimate": {
@@ -295,7 +303,9 @@ def _core_json(pipe, name, clock_ns, files, in_port, out_port, n_vectors) -> dic
             "dsp": sum(op.opcode == 7 for s in pipe.solutions for op in s.ops),  # only non-constant products
         },
         "vectors": {
-            "count": n_vectors, "inputs": "vectors/inputs.txt", "expected": "vectors/expected.txt",
+            "count": n_vectors,
+            "inputs": "vectors/inputs.txt",
+            "expected": "vectors/expected.txt",
             "format": "one event per line, one signed decimal raw integer per element (value = raw * 2**-fractional)",
         },  # fmt: skip
         "da4ml_version": version("da4ml"),

@@ -35,7 +35,9 @@ def trace_qonnx(onnx_path, allow_unsafe: bool = False):
     mw = prepare(mw)
     first, spec = input_quantizer(mw, str(onnx_path))
     if not spec.power_of_two:
-        raise CodesignError(f"{onnx_path}: node '{first.name}' (input quantizer): scale is not a power of two; {FIXES['input']}")
+        raise CodesignError(
+            f"{onnx_path}: node '{first.name}' (input quantizer): scale is not a power of two; {FIXES['input']}"
+        )
     name = first.input[0]
     shape = mw.get_tensor_shape(name)
     kif = [np.full(shape, v) for v in spec.kif]
@@ -60,7 +62,9 @@ def _quant(mw, node, x, *params):
 
         return quant(x, *params, int(spec.signed), int(spec.narrow), spec.rounding)
     if not spec.power_of_two:  # only reachable with allow_unsafe
-        raise CodesignError(f"node '{node.name}': a data quantizer whose scale is not a power of two has no fixed-point trace")
+        raise CodesignError(
+            f"node '{node.name}': a data quantizer whose scale is not a power of two has no fixed-point trace"
+        )
     k, i, f = spec.kif
     if spec.rounding == "ROUND":
         x = _round_half_even(x, f)

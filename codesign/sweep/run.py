@@ -145,7 +145,9 @@ def _optuna(spec, store, submit, as_completed, job, bar, workers) -> None:
         if r["status"] in ("done", "failed"):
             values = [r["metrics"][m] for m, _ in objectives] if r["status"] == "done" else None
             state = optuna.trial.TrialState.COMPLETE if values else optuna.trial.TrialState.FAIL
-            study.add_trial(optuna.trial.create_trial(params=r["params"], distributions=dists, values=values, state=state))
+            study.add_trial(
+                optuna.trial.create_trial(params=r["params"], distributions=dists, values=values, state=state)
+            )
             seen.add(json.dumps(r["params"], sort_keys=True))
     budget = spec.search.budget or len(spec.points())
     t = bar.add_task("optuna", total=budget, done=0, failed=0, left=budget - len(seen))

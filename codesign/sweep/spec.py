@@ -1,17 +1,17 @@
 """Sweep specs: a model card, axes over card fields, a search, validated once at load.
 
-    name = "jet_mlp_bits_sparsity_reuse"
-    card = "../jet_tagger_mlp.toml"       # relative to the spec file
-    preset = "tiny"                       # a preset of the card (optional)
-    targets = ["hls", "estimate"]         # stages each point runs (and what they need)
-    [fixed]                               # card fields set for every point
-    "firmware.open_synthesis" = false
-    [axes]                                # card fields swept (dotted paths)
-    "precision.weight_bits" = [4, 6, 8]
-    [search]
-    kind = "grid"                         # grid | random | optuna
-    budget = 12                           # points for random / optuna (grid: all)
-    objectives = ["accuracy:max", "lut:min"]
+name = "jet_mlp_bits_sparsity_reuse"
+card = "../jet_tagger_mlp.toml"       # relative to the spec file
+preset = "tiny"                       # a preset of the card (optional)
+targets = ["hls", "estimate"]         # stages each point runs (and what they need)
+[fixed]                               # card fields set for every point
+"firmware.open_synthesis" = false
+[axes]                                # card fields swept (dotted paths)
+"precision.weight_bits" = [4, 6, 8]
+[search]
+kind = "grid"                         # grid | random | optuna
+budget = 12                           # points for random / optuna (grid: all)
+objectives = ["accuracy:max", "lut:min"]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..card import Card, load_card
 from ..errors import CodesignError
+
 
 class Search(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

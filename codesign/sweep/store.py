@@ -75,13 +75,20 @@ class Store:
         return self.db.execute("SELECT id FROM points WHERE params = ?", (pid,)).fetchone()[0]
 
     def start(self, point_id: int) -> None:
-        self._tx([("UPDATE points SET status='running', attempts=attempts+1, updated=? WHERE id=?", (time.time(), point_id))])
+        self._tx(
+            [("UPDATE points SET status='running', attempts=attempts+1, updated=? WHERE id=?", (time.time(), point_id))]
+        )
 
     def finish(self, point_id: int, result: dict) -> None:
         """Record a point's outcome and all its stage rows in one transaction."""
         ops = [("DELETE FROM stages WHERE point_id=?", (point_id,))]
         for stage, rec in result.get("stages", {}).items():
-            ops.append(("INSERT INTO stages VALUES (?, ?, ?, ?)", (point_id, stage, rec.get("seconds"), json.dumps(rec, default=str))))
+            ops.append(
+                (
+                    "INSERT INTO stages VALUES (?, ?, ?, ?)",
+                    (point_id, stage, rec.get("seconds"), json.dumps(rec, default=str)),
+                )
+            )
         ops.append((
             "UPDATE points SET status=?, metrics=?, error=?, seconds=?, updated=? WHERE id=?",
             ("done" if result["ok"] else "failed", json.dumps(result.get("metrics")), result.get("error"),

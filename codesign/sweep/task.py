@@ -26,7 +26,12 @@ def run_point(card_json: dict, source: str, targets: list[str]) -> dict:
     try:
         card = validate_card(card_json, source)
         records = run(Point(card), targets=tuple(targets))
-        return {"ok": True, "metrics": metrics_of(card.kind, records), "stages": records, "seconds": time.perf_counter() - t0}
+        return {
+            "ok": True,
+            "metrics": metrics_of(card.kind, records),
+            "stages": records,
+            "seconds": time.perf_counter() - t0,
+        }
     except Exception as e:  # noqa: BLE001  (a failed point is data, and the sweep goes on)
         return {"ok": False, "error": f"{type(e).__name__}: {e}"[:2000], "trace": traceback.format_exc()[-4000:],
                 "seconds": time.perf_counter() - t0}  # fmt: skip

@@ -35,12 +35,17 @@ def _fixed(base, bits: int, integer: int, **kw):
 
 def quantizers(card: Card) -> dict:
     from brevitas.quant import (
-        Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int32Bias, Uint8ActPerTensorFixedPoint,
+        Int8ActPerTensorFixedPoint,
+        Int8WeightPerTensorFixedPoint,
+        Int32Bias,
+        Uint8ActPerTensorFixedPoint,
     )  # fmt: skip
 
     p = card.precision
     if p.trainable:
-        raise CodesignError(f"{card.source or card.name}: field 'precision.trainable': HGQ2 learned bit widths have no Brevitas equivalent; use frontend 'hgq2'")
+        raise CodesignError(
+            f"{card.source or card.name}: field 'precision.trainable': HGQ2 learned bit widths have no Brevitas equivalent; use frontend 'hgq2'"
+        )
     thr_in, thr_act = 2.0**p.input_integer, 2.0**p.activation_integer
     return {
         "input": _fixed(Int8ActPerTensorFixedPoint, p.input_bits, p.input_integer, min_val=-thr_in, max_val=thr_in),
@@ -60,7 +65,9 @@ def build(card: Card, n_inputs: int, n_outputs: int) -> nn.Sequential:
     layers = [("inp", QuantIdentity(act_quant=q["input"], return_quant_tensor=True))]
     for n, (n_in, n_out) in enumerate(_shapes(card, n_inputs, n_outputs)):
         last = n == len(card.model.hidden)
-        fc = QuantLinear(n_in, n_out, bias=True, weight_quant=q["weight"], bias_quant=q["bias"], return_quant_tensor=not last)
+        fc = QuantLinear(
+            n_in, n_out, bias=True, weight_quant=q["weight"], bias_quant=q["bias"], return_quant_tensor=not last
+        )
         layers.append(("logits" if last else f"fc{n}", fc))
         if not last:
             layers.append((f"relu{n}", QuantReLU(act_quant=q["act"], return_quant_tensor=True)))

@@ -38,14 +38,14 @@ from .. import fixedpoint  # noqa: E402
 def build(card, n_cand: int, n_feat: int, n_pair: int, n_classes: int) -> keras.Model:
     """The L1 model for a card (model section: embed, heads, head_dim; precision section: formats)."""
     from hgq.config import LayerConfigScope
+    from hgq.layers import QEinsumDense
+    from hgq.quantizer import Quantizer
 
     from .quantizers import config, selection
-    from hgq.layers import QAdd, QDense, QEinsum, QEinsumDense, QSoftmax
-    from hgq.quantizer import Quantizer
 
     keras.utils.set_random_seed(card.training.seed)
     m, p = card.model, card.precision
-    N, F, P, D, H, K = n_cand, n_feat, n_pair, m.embed, m.heads, m.head_dim
+    N, F, P = n_cand, n_feat, n_pair
     trainable = p.trainable
 
     def kif(place, bits, integer, overflow="SAT", k=True):

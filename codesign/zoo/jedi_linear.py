@@ -34,10 +34,10 @@ def build(n: int, n_classes: int, hidden: int = 16, latent: int = 16, seed: int 
     """`trainable`: HGQ bit widths learned per weight and activation, EBOPs-regularised with `beta`
     (the published JEDI-linear trains its bit widths this way); else the fixed formats given."""
     from hgq.config import LayerConfigScope
-
-    from .quantizers import config, selection
     from hgq.layers import QDense, QEinsumDense
     from hgq.quantizer import Quantizer
+
+    from .quantizers import config, selection
 
     keras.utils.set_random_seed(seed)
 

@@ -55,7 +55,9 @@ def input_format(card: Card) -> tuple[int, int, int]:
 def build(card: Card, n_cand: int, n_feat: int, float_twin: bool = False) -> keras.Model:
     """The card's network; `float_twin`: the same graph with pass-through quantizers (the float network)."""
     if n_feat > card.model.edge_out:
-        raise CodesignError(f"{card.source or card.name}: field 'model.edge_out': must be >= the {n_feat} input features")
+        raise CodesignError(
+            f"{card.source or card.name}: field 'model.edge_out': must be >= the {n_feat} input features"
+        )
     keras.utils.set_random_seed(card.training.seed)
     return {"quadratic": _quadratic, "linear": _linear}[card.model.form](card, n_cand, n_feat, _Q(card, float_twin))
 
@@ -71,7 +73,9 @@ class _Q:
         self.act = _kif("datalane", p.activation_bits, p.activation_integer, "SAT", t)
         self.inp = _kif("datalane", p.input_bits, p.input_integer, "SAT")
         # Sums over candidates grow by log2(N) integer bits: give them room instead of saturating.
-        self.sum_act = lambda n: _kif("datalane", p.activation_bits + _log2(n), p.activation_integer + _log2(n), "SAT", t)
+        self.sum_act = lambda n: _kif(
+            "datalane", p.activation_bits + _log2(n), p.activation_integer + _log2(n), "SAT", t
+        )
         # Constant 0/1 kernels: unsigned, one integer bit, no fraction -> exactly {0, 1}.
         self.ones = _kif("weight", 1, 1, "SAT", False, signed=False)
         # Per-candidate weight w_i: unsigned, [0, 2), the output's resolution knob.
@@ -84,7 +88,14 @@ class _Q:
 
             for k, v in list(vars(self).items()):
                 if k != "ones":  # constant 0/1 kernels are exact either way
-                    setattr(self, k, QuantizerConfig("dummy", v.place) if not callable(v) else (lambda n, pl=v(2).place: QuantizerConfig("dummy", pl)))
+                    place = v(2).place if callable(v) else v.place
+                    setattr(
+                        self,
+                        k,
+                        (lambda n, pl=place: QuantizerConfig("dummy", pl))
+                        if callable(v)
+                        else QuantizerConfig("dummy", place),
+                    )
 
     def dense(self, rows, units, name, act="relu", iq=None, kernel_init="glorot_uniform"):
         """Per-candidate (or per-edge) dense layer: acts on the last axis of a 3-D tensor."""
@@ -162,7 +173,9 @@ def _quadratic(card: Card, n: int, n_feat: int, q: _Q) -> keras.Model:
     to_recv = np.zeros((len(edges), n), np.float32)
     for e, (i, _) in enumerate(edges):
         to_recv[e, i] = 1.0
-    with LayerConfigScope(enable_ebops=card.precision.trainable, beta0=card.precision.beta if card.precision.trainable else 0.0):
+    with LayerConfigScope(
+        enable_ebops=card.precision.trainable, beta0=card.precision.beta if card.precision.trainable else 0.0
+    ):
         x_in = keras.Input((n, n_feat), name="candidates")
         a = q.dense(n, m.edge_hidden, "fR_recv", act=None, iq=q.inp)(x_in)
         b = q.dense(n, m.edge_hidden, "fR_send", act=None, iq=q.inp)(x_in)
@@ -182,7 +195,9 @@ def _linear(card: Card, n: int, n_feat: int, q: _Q) -> keras.Model:
     from hgq.config import LayerConfigScope
 
     m = card.model
-    with LayerConfigScope(enable_ebops=card.precision.trainable, beta0=card.precision.beta if card.precision.trainable else 0.0):
+    with LayerConfigScope(
+        enable_ebops=card.precision.trainable, beta0=card.precision.beta if card.precision.trainable else 0.0
+    ):
         x_in = keras.Input((n, n_feat), name="candidates")
         h = q.dense(n, m.edge_hidden, "phi_0", iq=q.inp)(x_in)
         h = q.dense(n, m.edge_out, "phi_1")(h)

@@ -18,7 +18,9 @@ _WRAPPED: dict[type, object] = {}
 def _hgq_classes() -> list[type]:
     from hgq import layers
 
-    return [c for c in vars(layers).values() if isinstance(c, type) and issubclass(c, (layers.QLayerBase, layers.Quantizer))]
+    return [
+        c for c in vars(layers).values() if isinstance(c, type) and issubclass(c, (layers.QLayerBase, layers.Quantizer))
+    ]
 
 
 def _capture() -> None:
