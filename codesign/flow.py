@@ -302,14 +302,15 @@ def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = No
     need: set[str] = set()
 
     def add(stage: str) -> None:
-        if stage not in needs or stage not in order:
-            raise CodesignError(f"unknown stage '{stage}' (stages: {', '.join(order)})")
         if stage not in need:
             need.add(stage)
             for dep in needs[stage]:
-                add(dep)
+                if dep in order:  # a kind without it has what it gives otherwise (a user's file comes trained)
+                    add(dep)
 
     for t in targets:
+        if t not in needs or t not in order:
+            raise CodesignError(f"unknown stage '{t}' (stages: {', '.join(order)})")
         add(t)
     return [s for s in order if s in need]
 

@@ -17,22 +17,26 @@ from ..card import Card
 from ..errors import CodesignError
 from ..verify import require_exact
 
-# Layers that both firmware paths (hls4ml and da4ml) take, by Keras class name.
-SUPPORTED_LAYERS = {"InputLayer", "QDense", "Quantizer", "QActivation"}
-# The L1 flavour tagger's attention (zoo/flavour_l1.py): seen bit-exact in both paths.
-SUPPORTED_LAYERS |= {"QEinsumDense", "QEinsum", "QAdd", "QSoftmax", "Reshape"}
-# The MET interaction network (zoo/met_gnn.py): seen bit-exact in both paths.
-SUPPORTED_LAYERS |= {"QEinsumDense", "QMultiply", "Concatenate", "Reshape"}
+# Layers that both firmware paths (hls4ml and da4ml) take, by Keras class name: these, plus the
+# layers each L1 model kind brings (ModelKind.layers), seen bit-exact in both paths by its tests.
+BASE_LAYERS = frozenset({"InputLayer", "QDense", "Quantizer", "QActivation"})
+
+
+def supported_layers() -> frozenset[str]:
+    from .. import kinds
+
+    return BASE_LAYERS.union(*(kinds.get(name).layers for name in kinds.names()))
 
 
 def check_supported(model) -> None:
     """Refuse, naming the layer, anything the firmware flow cannot convert exactly."""
+    supported = supported_layers()
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind not in SUPPORTED_LAYERS:
+        if kind not in supported:
             raise CodesignError(
                 f"layer '{layer.name}' ({kind}): not supported by the firmware flow; "
-                f"supported layers: {', '.join(sorted(SUPPORTED_LAYERS))}"
+                f"supported layers: {', '.join(sorted(supported))}"
             )
 
 

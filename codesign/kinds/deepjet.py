@@ -22,4 +22,4 @@ class Spec(Strict):
     dense: int = Field(64, ge=1)
 
 
-KIND = float_kind("deepjet", Spec, "float DeepJet-like flavour baseline (torch + ONNX)")
+KIND = float_kind("deepjet", Spec, "a float offline model: DeepJet-like flavour baseline (torch + ONNX)")

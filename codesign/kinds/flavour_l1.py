@@ -24,7 +24,7 @@ class Spec(Strict):
 
 
 def ports(card, train: dict) -> str:
-    # The row layout is quant/train_flavour.py's (PARTICLE_FEATURES then PAIR_FEATURES per partner).
+    # The row layout is zoo/flavour_inputs.py's (PARTICLE_FEATURES, then PAIR_FEATURES per partner).
     n = card.model.n_candidates
     return (f"Inputs: {n} candidates (leading by pT, padding rows zero), one row each: 8 particle features "
             "((ln(pT/pT_jet) + 4)/2, 5 Δη, 5 Δφ, charge, asinh(d0/σ)/1.5, asinh(z0/σ)/1.5, is e/µ, exists) then "
@@ -39,6 +39,7 @@ def kind(name: str, spec: type, summary: str) -> ModelKind:
         name=name, spec=spec, dataset=flavour, trainers={"hgq2": lazy("codesign.quant.train_flavour", "train")},
         figures=common.FLAVOUR_FIGURES, figures_of=common.flavour_figures, physics=common.flavour_physics,
         ports=ports, report=lazy("codesign.report.sections", "flavour"), summary=summary,
+        layers=frozenset({"QEinsumDense", "QEinsum", "QAdd", "QSoftmax", "Reshape"}),  # the attention
     )  # fmt: skip
 
 

@@ -33,4 +33,5 @@ KIND = ModelKind(
     figures=common.CLASSIFIER_FIGURES, figures_of=common.classifier_figures, physics=common.classifier_physics,
     ports=ports, report=lazy("codesign.report.sections", "classifier"), check=common.check_jet_inputs("constituents"),
     summary="JEDI-linear-style 5-class tagger on jet constituents (L1)",
+    layers=frozenset({"QEinsumDense"}),
 )  # fmt: skip

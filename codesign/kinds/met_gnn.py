@@ -48,4 +48,5 @@ KIND = ModelKind(
     name="met_gnn", spec=Spec, dataset=met, trainers={"hgq2": lazy("codesign.quant.train_met", "train")},
     figures=FIGURES, figures_of=figures, physics=physics, ports=ports, report=lazy("codesign.report.sections", "met"),
     summary="interaction network regressing L1 MET from PUPPI candidates (L1)",
+    layers=frozenset({"QEinsumDense", "QMultiply", "QAdd", "Concatenate", "Reshape"}),
 )  # fmt: skip

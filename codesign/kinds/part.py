@@ -34,4 +34,4 @@ def float_kind(name: str, spec: type, summary: str) -> ModelKind:
     )  # fmt: skip
 
 
-KIND = float_kind("part", Spec, "float Particle Transformer, the offline flavour reference (torch + ONNX)")
+KIND = float_kind("part", Spec, "a float offline model: Particle Transformer, the flavour reference (torch + ONNX)")

@@ -26,7 +26,7 @@ Forms (`model.form` in the card):
   (constant ones QEinsumDense), then f_O on [x_i, h_i, sum_j h_j]. Cost O(N), II = 1.
 
 Every layer is one that both hls4ml 1.3's Keras 3 / HGQ2 parser and da4ml's HGQ2 tracer convert
-(QEinsumDense, QMultiply, QAdd, Concatenate): see hls/csim.py SUPPORTED_LAYERS. The fixed gather / sum
+(QEinsumDense, QMultiply, QAdd, Concatenate): see kinds/met_gnn.py `layers`. The fixed gather / sum
 layers hold constant 0/1 kernels, are not trained, and quantize their kernel to {0, 1} exactly,
 so in da4ml they are wires and adders only.
 """

@@ -5,7 +5,7 @@ vertices as extra tokens.
 
     tokens -> embedding MLP (B, T, D)
     candidate pairs -> U (B, H, T, T): ParT's ln Δ, ln kT, ln z, ln m² (same scaling as the L1
-        model's pair features, quant/train_flavour.py), embedded per pair by a pointwise MLP into
+        model's pair features, zoo/flavour_inputs.py), embedded per pair by a pointwise MLP into
         one bias per head, added to the attention logits (P-MHA). SV tokens have no pair bias.
     `layers` x particle-attention block: x + P-MHA(LN x); x + FFN(LN x)
     `class_layers` x class-attention block: a class token attends to [cls, x]
