@@ -114,12 +114,12 @@ def _data_section(value, kind: kinds.ModelKind) -> BaseModel:
             )
         return NoData()
     have = kinds.datasets()
-    name = value.get("dataset", kind.dataset.Spec.model_fields["dataset"].default)
+    want = kinds.dataset_name(kind.dataset)
+    name = value.get("dataset", want)
     if name not in have:
         raise _SectionError(("data", "dataset"), f"unknown dataset (have: {', '.join(sorted(have))}) (got {name!r})")
     spec = _validated(have[name].Spec, value, ("data",))
     if have[name] is not kind.dataset:
-        want = kind.dataset.Spec.model_fields["dataset"].default
         raise _SectionError(("data", "dataset"), f"model kind '{kind.name}' reads the '{want}' dataset; expected "
                             f"\"{want}\" (got \"{name}\")")  # fmt: skip
     return spec

@@ -298,7 +298,7 @@ def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = No
     order = list(kind.stages) if kind else STAGES
     needs = {**NEEDS, **({s: st.needs for s, st in kind.extra_stages.items()} if kind else {})}
     if kind:
-        needs["report"] = tuple(s for s in order[: order.index("report")][-1:]) if "report" in order else ()
+        needs["report"] = tuple(order[: order.index("report")][-1:]) if "report" in order else ()
     need: set[str] = set()
 
     def add(stage: str) -> None:

@@ -33,7 +33,7 @@ def source() -> str:
 
 def why_not(card) -> str | None:
     """Why rule4ml cannot estimate this card's HLS project (None: it can)."""
-    if card.model.kind != "mlp":
+    if not card.kind.dense:
         return f"rule4ml estimates Dense networks; model kind '{card.model.kind}' is not one"
     if board(card.firmware.part) is None:
         return f"rule4ml has no board for part '{card.firmware.part}' (have: {', '.join(sorted(BOARDS))})"

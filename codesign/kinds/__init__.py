@@ -14,7 +14,7 @@ from ..errors import CodesignError
 from .base import FIRMWARE_STAGES, OFFLINE_STAGES, ModelKind, Stage, lazy
 
 __all__ = ["FIRMWARE_STAGES", "OFFLINE_STAGES", "ModelKind", "Stage", "lazy", "register", "unregister", "get", "names",
-           "datasets", "DEFAULT"]  # fmt: skip
+           "datasets", "dataset_name", "DEFAULT"]  # fmt: skip
 
 # The zoo: each module's KIND is registered. A new kind is its own module plus one line here.
 ZOO = (
@@ -68,7 +68,12 @@ def names() -> list[str]:
     return sorted(_KINDS)
 
 
+def dataset_name(module) -> str:
+    """A dataset module's name, as a card's data.dataset gives it (its Spec's default)."""
+    return module.Spec.model_fields["dataset"].default
+
+
 def datasets() -> dict:
     """Dataset name (a card's data.dataset) -> its module, over every registered kind."""
     _load()
-    return {k.dataset.Spec.model_fields["dataset"].default: k.dataset for k in _KINDS.values() if k.dataset is not None}
+    return {dataset_name(k.dataset): k.dataset for k in _KINDS.values() if k.dataset is not None}

@@ -47,6 +47,8 @@ class ModelKind:
     extra_stages: Mapping[str, Stage] = field(default_factory=dict)  # stage name -> Stage, listed in `stages`
     # Checks across card sections that field validation cannot see: card -> (field, message) or None.
     check: Callable[[Any], tuple[str, str] | None] | None = None
+    # A plain Dense network: rule4ml's learned estimate of its HLS project applies (estimate/hls_rule4ml.py).
+    dense: bool = False
     # Keras layer classes its models use beyond hls/csim.BASE_LAYERS, seen bit-exact in hls4ml and da4ml.
     layers: frozenset[str] = frozenset()
     summary: str = ""

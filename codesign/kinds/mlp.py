@@ -36,4 +36,5 @@ KIND = ModelKind(
     figures=common.CLASSIFIER_FIGURES, figures_of=common.classifier_figures, physics=common.classifier_physics,
     ports=ports, report=lazy("codesign.report.sections", "classifier"), check=common.check_jet_inputs("features"),
     summary="5-class jet-tagger MLP on the 16 jet features (L1)",
+    dense=True,
 )  # fmt: skip
