@@ -1,0 +1,52 @@
+"""The objectives a differentiable analysis trains on, all at Asimov data of the binned model.
+
+sigma_mu          σ_μ = sqrt([I⁻¹]_μμ), I the Hessian of -ln L at the Asimov point (μ = 1, nuisances
+                  nominal). For Asimov data that point is the maximum-likelihood estimate and the
+                  observed Hessian equals the Fisher information: no fit is needed.
+discovery_z0      Z₀ = sqrt(q₀), q₀ = 2[NLL(μ=0, θ̂̂) - NLL(μ̂, θ̂)] on Asimov signal + background
+                  data (Cowan, Cranmer, Gross, Vitells, arXiv 1007.1727).
+expected_cls      the median expected CLs of μ_test on Asimov background-only data:
+                  q = 2[NLL(μ_test, θ̂̂) - NLL(0, θ₀)], CLs = (1 - Φ(√q)) / (1 - Φ(0)) = 2(1 - Φ(√q))
+                  (the median of the background-only distribution sits at √q_A).
+"""
+
+from __future__ import annotations
+
+from .fit import grad_hess, minimize
+from .histfactory import BinnedModel
+
+
+def sigma_mu(model: BinnedModel):
+    import torch
+
+    data = model.asimov(1.0)
+    x = model.nominal_pars(1.0).requires_grad_(True)
+    _, h = grad_hess(lambda p: model.nll(p, data), x, create_graph=True)
+    return torch.sqrt(torch.linalg.inv(h)[model.poi, model.poi])
+
+
+def q0(model: BinnedModel):
+    data = model.asimov(1.0)
+    best = model.nominal_pars(1.0)
+    cond = minimize(lambda p: model.nll(p, data), best, fixed={model.poi: 0.0})
+    return 2 * (model.nll(cond, data) - model.nll(best, data))
+
+
+def discovery_z0(model: BinnedModel):
+    import torch
+
+    return torch.sqrt(torch.clamp(q0(model), min=0.0))
+
+
+def q_mu_asimov(model: BinnedModel, mu_test: float = 1.0):
+    data = model.asimov(0.0)
+    best = model.nominal_pars(0.0)
+    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(mu_test), fixed={model.poi: mu_test})
+    return 2 * (model.nll(cond, data) - model.nll(best, data))
+
+
+def expected_cls(model: BinnedModel, mu_test: float = 1.0):
+    import torch
+
+    q = torch.clamp(q_mu_asimov(model, mu_test), min=0.0)
+    return 2 * (1 - torch.special.ndtr(torch.sqrt(q)))
