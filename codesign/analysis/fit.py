@@ -1,7 +1,7 @@
 """Profile-likelihood fits that gradients pass through, by implicit differentiation.
 
-The minimum θ* of NLL(θ; φ) (φ: everything upstream, the network and the cuts) is found by damped
-Newton steps on detached tensors. One more Newton step is then taken with the graph kept:
+The minimum θ* of NLL(θ; φ) (φ: everything upstream, the network and the cuts) is found by
+Newton steps on detached tensors, damped (Levenberg-Marquardt) where the likelihood is not convex. One more Newton step is then taken with the graph kept:
     θ = θ* - H(θ*)⁻¹ ∇θ NLL(θ*; φ).
 Its value is θ* (the gradient vanishes there) and its derivative is -H⁻¹ ∂(∇θ NLL)/∂φ, the
 implicit-function theorem's dθ*/dφ, exactly: the terms from differentiating H⁻¹ multiply the
@@ -45,26 +45,26 @@ def minimize(nll, init, fixed: dict[int, float] | None = None, max_steps: int = 
         return nll(full(theta))
 
     theta = base[free].clone()
+    damping, eye = 0.0, torch.eye(len(free), dtype=base.dtype)
     for _ in range(max_steps):
         t = theta.clone().requires_grad_(True)
         g, h = grad_hess(f, t)
-        step = torch.linalg.solve(h, g)
         if float(g.abs().max()) < tol:
             break
-        f0, scale = float(f(theta)), 1.0
-        while scale > 1e-6:
-            trial = theta - scale * step
-            ft = float(f(trial))
-            if ft == ft and ft <= f0 + 1e-12:  # finite and not uphill
-                break
-            scale *= 0.5
-        else:
-            raise CodesignError("fit: no downhill Newton step (the likelihood is not convex here)")
-        theta = (theta - scale * step).detach()
+        f0 = float(f(theta))
+        while True:  # Levenberg-Marquardt: damp the Newton step until it goes downhill
+            chol, info = torch.linalg.cholesky_ex(h + damping * eye)
+            if int(info) == 0:
+                trial = theta - torch.cholesky_solve(g[:, None], chol)[:, 0]
+                ft = float(f(trial))
+                if ft == ft and ft <= f0 + 1e-12:  # finite and not uphill
+                    break
+            damping = max(10 * damping, 1e-6 * float(h.diagonal().abs().max()))
+            if damping > 1e12:
+                raise CodesignError("fit: no downhill step (the likelihood is not finite around the start)")
+        theta, damping = trial.detach(), damping / 10
     else:
-        raise CodesignError(
-            f"fit: not converged in {max_steps} Newton steps (largest gradient {float(g.abs().max()):.3g})"
-        )
+        raise CodesignError(f"fit: not converged in {max_steps} steps (largest gradient {float(g.abs().max()):.3g})")
     t = theta.clone().requires_grad_(True)
     g, h = grad_hess(f, t, create_graph=True)
     return full(t.detach() - torch.linalg.solve(h.detach(), g))

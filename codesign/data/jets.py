@@ -233,17 +233,23 @@ def _run_chunk(task: _Task, report) -> dict:
         return _generate_chunk(task, report)
 
 
-def _generate_chunk(task: _Task, report) -> dict:
+def _generate_chunk(task: _Task, report, extra: tuple[str, ...] = (), weights: int = 0) -> dict:
+    """`extra`: Pythia settings added to the class's; `weights`: how many of Pythia's variation
+    weights (after the nominal) to keep per jet, as ratios to the nominal ("shower_weights")."""
     name = CLASS_NAMES[task.label]
     cls = SETTINGS["classes"][name]
-    pythia = new_pythia([*SETTINGS["pythia_common"], *cls["pythia"]], task.pythia_seed, "jets", f"class {name}")
+    pythia = new_pythia([*SETTINGS["pythia_common"], *cls["pythia"], *extra], task.pythia_seed, "jets", f"class {name}")
     charges = ChargeTable(pythia)
     parts, have, batch, events = [], 0, 40, 0
     while have < task.n_jets:
         if events > 1000 + 100 * task.n_jets:  # a class that never yields jets: settings bug
             raise CodesignError(f"jets: class {name} gave {have} matched jets in {events} events")
         # errorMode 10: give up (raise) after 10x the requested events fail to generate.
-        jets = _jets_from_events(pythia.nextBatch(batch, 10.0), cls, charges)
+        batch_events = pythia.nextBatch(batch, 10.0)
+        jets = _jets_from_events(batch_events, cls, charges)
+        if weights:
+            w = ak_weights(batch_events)
+            jets["weights"] = w[jets["event"], 1 : 1 + weights] / w[jets["event"], :1]
         events += batch
         take = min(len(jets["pt"]), task.n_jets - have)
         parts.append(_first_jets(jets, take))
@@ -253,24 +259,36 @@ def _generate_chunk(task: _Task, report) -> dict:
         per_event = max(len(jets["pt"]) / batch, 0.05)
         batch = int(np.clip(1.2 * (task.n_jets - have) / per_event, 20, 200))
     jets = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return _jet_arrays(jets, task.label)
+    arrays = _jet_arrays(jets, task.label)
+    if weights:
+        arrays["shower_weights"] = jets["weights"].astype(np.float32)
+    return arrays
+
+
+def ak_weights(events) -> np.ndarray:
+    """(events, weights) of a Pythia batch: the nominal weight, then each UncertaintyBands variation."""
+    import awkward as ak
+
+    return np.asarray(ak.to_numpy(events.info.weights), np.float64)
 
 
 def _first_jets(jets, n):
-    return {
+    first = {
         "pt": jets["pt"][:n],
         "eta": jets["eta"][:n],
         "phi": jets["phi"][:n],
         "counts": jets["counts"][:n],
         "cons": jets["cons"][: jets["counts"][:n].sum()],
     }
+    return {**first, "weights": jets["weights"][:n]} if "weights" in jets else first
 
 
 def _jets_from_events(events, cls, charges) -> dict:
     """Cluster visible particles, match jets to truth objects, return flat per-jet arrays.
 
     Returns {"pt","eta","phi": (J,), "counts": (J,) constituents per jet, "cons": (C, 6)
-    as [px, py, pz, E, charge, pdgid] of all kept jets back to back}.
+    as [px, py, pz, E, charge, pdgid] of all kept jets back to back, "event": (J,) index of
+    each jet's event in the batch}.
     """
     import awkward as ak
     import fastjet
@@ -314,6 +332,7 @@ def _jets_from_events(events, cls, charges) -> dict:
         "phi": ak.to_numpy(ak.flatten(jphi[keep])),
         "counts": n_cons,
         "cons": cons,
+        "event": ak.to_numpy(ak.flatten(ak.broadcast_arrays(ak.local_index(jpt, axis=0), jpt)[0][keep])),
     }
 
 
