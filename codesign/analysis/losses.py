@@ -49,4 +49,5 @@ def expected_cls(model: BinnedModel, mu_test: float = 1.0):
     import torch
 
     q = torch.clamp(q_mu_asimov(model, mu_test), min=0.0)
-    return 2 * torch.special.ndtr(-torch.sqrt(q))  # = 2(1 - Φ(√q)), without cancellation in the tail
+    # 2(1 - Φ(√q)) = erfc(√(q/2)): erfc keeps its precision in the tail (torch's ndtr(-x) stops at 1e-16)
+    return torch.special.erfc(torch.sqrt(q / 2))
