@@ -30,8 +30,15 @@ def one_bin(s, b):
     return BinnedModel([Sample("sig", torch.tensor([s]), normfactor=True), Sample("bkg", torch.tensor([b]))])
 
 
+def pyhf_index(pm, name: str) -> int:
+    """pyhf's index of one of our parameters (ours: staterror_sr[b]; pyhf: a slice staterror_sr)."""
+    base, _, b = name.partition("[")
+    return pm.config.par_slice(base).start + (int(b[:-1]) if b else 0)
+
+
 def full_model(sig=None, bkg=None, up=None, down=None):
-    """Every modifier type: normfactor, lumi, normsys on both samples, a histosys on the background."""
+    """Every modifier type: normfactor, lumi, normsys on both samples, a histosys and the MC
+    statistics (staterror) on the background."""
     from codesign.analysis.histfactory import BinnedModel, Sample
 
     sig = torch.tensor([5.0, 10.0, 20.0]) if sig is None else sig
@@ -40,7 +47,8 @@ def full_model(sig=None, bkg=None, up=None, down=None):
     down = bkg * torch.tensor([0.92, 1.0, 1.12]) if down is None else down
     return BinnedModel([
         Sample("sig", sig, normfactor=True, normsys={"sig_xs": (0.95, 1.07)}),
-        Sample("bkg", bkg, normsys={"bkg_norm": (0.9, 1.1)}, histosys={"shape": (down, up)}),
+        Sample("bkg", bkg, normsys={"bkg_norm": (0.9, 1.1)}, histosys={"shape": (down, up)},
+               staterror=torch.sqrt(bkg) * 0.5),
     ], lumi_sigma=0.02)  # fmt: skip
 
 
@@ -94,14 +102,15 @@ def test_torch_likelihood_equals_pyhf():
     data = ws.data(pm)
     rng = np.random.default_rng(3)
     for _ in range(6):
-        pars = torch.tensor([1.3, 1.01, *rng.uniform(-2.5, 2.5, 3)])  # |α| > 1 and < 1
+        pars = torch.tensor([1.3, 1.01, *rng.uniform(-2.5, 2.5, 3), *rng.uniform(0.9, 1.1, 3)])  # |α| > 1 and < 1
         flat = np.zeros(len(pars))
         for i, name in enumerate(m.names):
-            flat[pm.config.par_slice(name)] = float(pars[i])
+            flat[pyhf_index(pm, name)] = float(pars[i])
         with pyhf_check._backend("numpy"):
             want = float(pyhf.Workspace(m.workspace(m.asimov(1.0))).model(
                 modifier_settings=pyhf_check.MODIFIER_SETTINGS).logpdf(flat, data)[0])  # fmt: skip
         assert float(m.logpdf(pars, torch.tensor(data[:3]))) == pytest.approx(want, rel=1e-12)
+    assert any(n.startswith("staterror") for n in m.names)
     result = pyhf_check.compare(m)
     assert result["max_rel_diff"] < 1e-6, result
 

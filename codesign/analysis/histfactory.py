@@ -7,9 +7,13 @@ Each sample has a nominal histogram and modifiers:
               polynomial inside |α| < 1 matched in value, first and second derivative to the
               exponential extrapolation outside), so derivatives exist at α = 0 (pyhf `code4`);
   histosys    a shape variation (down, up) templates, code 4p (a polynomial inside |α| <= 1,
-              linear outside; pyhf `code4p`).
+              linear outside; pyhf `code4p`);
+  staterror   the templates' own Monte Carlo statistics: one factor γ_b per bin shared by the
+              samples that carry it, constrained by N(1 | γ_b, δ_b) with δ_b = sqrt(Σ σ²) / Σ ν
+              over those samples (pyhf `staterror`, Barlow-Beeston lite). A bin that is all
+              empty simulation would be "certain"; this makes it as uncertain as it is.
 Each nuisance α has a unit Gaussian constraint. Parameters are ordered [mu, lumi, nuisances
-sorted by name]; a nuisance named on several samples is one parameter (correlated).
+sorted by name, staterror_sr[b] per bin]; a nuisance named on several samples is one parameter.
 
 The log-likelihood carries pyhf's constants (lgamma(n + 1), the normal densities' log √2π), so
 torch and pyhf give the same logpdf value, not just the same differences.
@@ -41,6 +45,7 @@ class Sample:
     lumi: bool = True
     normsys: dict = field(default_factory=dict)  # nuisance -> (lo, hi) factors
     histosys: dict = field(default_factory=dict)  # nuisance -> (down, up) templates
+    staterror: object = None  # torch (bins,): absolute MC uncertainty sqrt(Σ w²) per bin, or None
 
 
 def code4(alpha, lo, hi):
@@ -96,8 +101,16 @@ class BinnedModel:
         if empty:
             raise CodesignError(f"{where}: field 'samples': bin {empty[0]} has zero expected background "
                                 f"({bkg[empty[0]].item():.3g}); merge bins or widen them")  # fmt: skip
+            if s.staterror is not None and s.staterror.shape != nbins:
+                raise CodesignError(f"{where}: field 'samples.{s.name}.staterror': expected shape {tuple(nbins)} "
+                                    f"(got {tuple(s.staterror.shape)})")  # fmt: skip
         self.nuisances = sorted({n for s in samples for n in (*s.normsys, *s.histosys)})
-        self.names = ["mu", *(["lumi"] if lumi_sigma else []), *self.nuisances]
+        stat = [s for s in samples if s.staterror is not None]
+        self.n_stat = int(nbins[0]) if stat else 0
+        if stat:
+            self.stat_delta = torch.sqrt(sum(s.staterror**2 for s in stat)) / sum(s.nominal for s in stat)
+        self.names = ["mu", *(["lumi"] if lumi_sigma else []), *self.nuisances,
+                      *(f"staterror_sr[{b}]" for b in range(self.n_stat))]  # fmt: skip
         self.dtype = samples[0].nominal.dtype
 
     @property
@@ -111,6 +124,8 @@ class BinnedModel:
         p[0] = mu
         if self.lumi_sigma:
             p[1] = 1.0
+        if self.n_stat:
+            p[-self.n_stat :] = 1.0
         return p
 
     def expected(self, pars):
@@ -127,6 +142,8 @@ class BinnedModel:
                 rate = rate * pars[0]
             if s.lumi and self.lumi_sigma:
                 rate = rate * pars[1]
+            if s.staterror is not None:
+                rate = rate * pars[len(self.names) - self.n_stat :]
             total = total + rate
         return total
 
@@ -142,8 +159,11 @@ class BinnedModel:
         ll = (torch.xlogy(data, lam) - lam - torch.lgamma(data + 1)).sum()
         half_log_2pi = 0.5 * math.log(2 * math.pi)
         off = 2 if self.lumi_sigma else 1
-        alphas = pars[off:]
+        alphas = pars[off : len(self.names) - self.n_stat]
         ll = ll - 0.5 * (alphas**2).sum() - half_log_2pi * len(alphas)
+        if self.n_stat:
+            gamma, delta = pars[len(self.names) - self.n_stat :], self.stat_delta
+            ll = ll - (0.5 * ((gamma - 1) / delta) ** 2 + torch.log(delta) + half_log_2pi).sum()
         if self.lumi_sigma:
             ll = ll - 0.5 * ((pars[1] - 1) / self.lumi_sigma) ** 2 - math.log(self.lumi_sigma) - half_log_2pi
         return ll
@@ -168,6 +188,8 @@ class BinnedModel:
                      for n, (lo, hi) in sorted(s.normsys.items())]  # fmt: skip
             mods += [{"name": n, "type": "histosys", "data": {"lo_data": hist(d), "hi_data": hist(u)}}
                      for n, (d, u) in sorted(s.histosys.items())]  # fmt: skip
+            if s.staterror is not None:
+                mods.append({"name": "staterror_sr", "type": "staterror", "data": hist(s.staterror)})
             samples.append({"name": s.name, "data": hist(s.nominal), "modifiers": mods})
         params = [{"name": "mu", "bounds": [list(poi_bounds)], "inits": [1.0]}]
         if self.lumi_sigma:

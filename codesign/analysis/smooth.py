@@ -37,8 +37,9 @@ def soft_window(x, low, high, temperature):
     return soft_cut(x, low, temperature) * soft_cut(-x, -high, temperature)
 
 
-def bkde_histogram(x, edges, bandwidth, weights=None):
-    """Smooth bin contents (len(edges) - 1) of the values x with per-event weights."""
+def bkde_histogram(x, edges, bandwidth, weights=None, squared: bool = False):
+    """Smooth bin contents (len(edges) - 1) of the values x with per-event weights; `squared`:
+    the sum of squared contributions Σ (w k)², the bins' Monte Carlo variance."""
     import torch
 
     _positive("bandwidth", bandwidth)
@@ -47,7 +48,7 @@ def bkde_histogram(x, edges, bandwidth, weights=None):
     per_event = cdf[:, 1:] - cdf[:, :-1]
     if weights is not None:
         per_event = per_event * weights[:, None]
-    return per_event.sum(0)
+    return (per_event**2 if squared else per_event).sum(0)
 
 
 def hard_histogram(x, edges, weights=None):

@@ -5,7 +5,8 @@ expected yield) with its systematic variations:
   shifts   histosys from modified inputs (a jet-mass scale: the same events, the mass scaled);
   weights  histosys from per-event weight ratios (Pythia's shower variations);
   alt      histosys from alternative event sets (the neos toy's background up/down);
-  normsys  normalisation factors (lo, hi).
+  normsys  normalisation factors (lo, hi);
+  mc_stat  the template's own MC statistics as a staterror (sqrt(Σ w²) per bin).
 A selection maps inputs to (score in [0, 1], per-event selection weight); `binned_model` histograms
 the score of every process and variation, softly (bKDE, soft cuts) for training or hard for the
 final fit, and returns the BinnedModel.
@@ -34,20 +35,23 @@ class Process:
     weights: dict = field(default_factory=dict)  # nuisance -> (ratio_down, ratio_up) per event
     alt: dict = field(default_factory=dict)  # nuisance -> ((x_down, w_down), (x_up, w_up))
     normsys: dict = field(default_factory=dict)  # nuisance -> (lo, hi)
+    mc_stat: bool = False  # a staterror from this template's MC statistics
 
 
 Selection = Callable  # (x, soft: bool) -> (score, weight)
 
 
-def histogram(select: Selection, x, w, edges, soft: bool, bandwidth: float):
+def histogram(select: Selection, x, w, edges, soft: bool, bandwidth: float, squared: bool = False):
+    """Bin contents of the selected events' scores (`squared`: Σ (w k)², their MC variance)."""
     import torch
 
     score, keep = select(x, soft)
     if soft:
-        return bkde_histogram(score, edges, bandwidth, w * keep)
+        return bkde_histogram(score, edges, bandwidth, w * keep, squared)
     idx = torch.bucketize(score.detach(), torch.as_tensor(edges[1:-1], dtype=score.dtype), right=True)
     inside = (score >= edges[0]) & (score <= edges[-1])
-    return torch.zeros(len(edges) - 1, dtype=w.dtype).index_add(0, idx[inside], (w * keep)[inside].detach())
+    wk = (w * keep)[inside].detach()
+    return torch.zeros(len(edges) - 1, dtype=w.dtype).index_add(0, idx[inside], wk**2 if squared else wk)
 
 
 def templates(processes: list[Process], select: Selection, edges, soft: bool, bandwidth: float = 0.1,
@@ -56,7 +60,9 @@ def templates(processes: list[Process], select: Selection, edges, soft: bool, ba
     out = {}
     for p in processes:
         h = {"nominal": histogram(select, p.x, p.w, edges, soft, bandwidth), "histosys": {}, "signal": p.signal,
-             "normsys": dict(p.normsys) if systematics else {}}  # fmt: skip
+             "normsys": dict(p.normsys) if systematics else {}, "sumw2": None}  # fmt: skip
+        if systematics and p.mc_stat:
+            h["sumw2"] = histogram(select, p.x, p.w, edges, soft, bandwidth, squared=True)
         if systematics:
             for n, (xd, xu) in p.shifts.items():
                 h["histosys"][n] = tuple(histogram(select, xv, p.w, edges, soft, bandwidth) for xv in (xd, xu))
@@ -70,7 +76,11 @@ def templates(processes: list[Process], select: Selection, edges, soft: bool, ba
 
 def binned_model(hists: dict, lumi_sigma: float | None, soft: bool, where: str = "analysis") -> BinnedModel:
     floor = SOFT_FLOOR if soft else 0.0
-    samples = [Sample(name, h["nominal"] + floor, normfactor=h["signal"], normsys=h["normsys"],
+
+    def stat(h):  # a soft bin without MC gets the floor as its uncertainty too: δ ≈ 100%
+        return None if h["sumw2"] is None else (h["sumw2"] + floor**2).sqrt()
+
+    samples = [Sample(name, h["nominal"] + floor, normfactor=h["signal"], normsys=h["normsys"], staterror=stat(h),
                       histosys={n: (d + floor, u + floor) for n, (d, u) in h["histosys"].items()})
                for name, h in hists.items()]  # fmt: skip
     return BinnedModel(samples, lumi_sigma, where)
@@ -100,7 +110,7 @@ def merge_bins(hists: dict, bkg_mc: object, min_mc: int) -> tuple[dict, list[lis
 
     out = {}
     for name, h in hists.items():
-        out[name] = {**h, "nominal": merged(h["nominal"]),
+        out[name] = {**h, "nominal": merged(h["nominal"]), "sumw2": None if h["sumw2"] is None else merged(h["sumw2"]),
                      "histosys": {n: (merged(d), merged(u)) for n, (d, u) in h["histosys"].items()}}  # fmt: skip
     return out, groups
 

@@ -58,6 +58,27 @@ def met(point, train: dict, ref: dict, out: Path) -> Section:
     return Section(met_plots.physics_rows(train), pngs, extra, sample="events")
 
 
+def analysis(point, train: dict, ref: dict, out: Path) -> Section:
+    """σ_μ, Z₀ and CLs of the selections (a), (b), (c) on the test jets, with pyhf's beside ours;
+    the nuisances' constraints and impacts; the templates of (b)."""
+    fit = point.record("fit")
+    rows = [("σ_μ (b) / (a), with systematics", f"{fit['sigma_mu_ratio_syst']:.3f}"),
+            ("σ_μ (b) / (a), without systematics", f"{fit['sigma_mu_ratio_nosyst']:.3f}"),
+            ("largest torch / pyhf relative difference", f"{fit['pyhf_max_rel_diff']:.1e}")]  # fmt: skip
+    sel = [(n, f"{r['sigma_mu']:.4f}", f"{r['pyhf']['sigma_mu']:.4f}", f"{r['z0']:.3f}", f"{r['pyhf']['z0']:.3f}",
+            f"{r['cls']:.3g}", len(r["bins"])) for n, r in fit["test"].items()]  # fmt: skip
+    imp = [(n, f"{v['postfit_sigma']:.3f}", *(("n/a" if d is None else f"{d:+.4f}") for d in (v["impact_up"], v["impact_down"])))
+           for n, v in fit["impacts"].items()]  # fmt: skip
+    extra = ("<h3>Selections on the test jets (hard cuts and histograms)</h3>"
+             + table(sel, ("selection", "σ_μ", "σ_μ (pyhf)", "Z₀", "Z₀ (pyhf)", "expected CLs μ=1", "bins"))
+             + "<h3>Nuisance parameters of (b), with systematics (Asimov: pulls are 0)</h3>"
+             + table(imp, ("parameter", "post-fit σ", "Δμ at +1σ", "Δμ at −1σ"))
+             + f"<p>Workspace: <code>{html.escape(fit['workspace'])}</code>; reproduce the expected CLs with "
+             f"<code>{html.escape(fit['cls_command'])}</code></p>")  # fmt: skip
+    return Section(rows, [f"../../{Path(point.stage_dir('fit')).relative_to(point.report_dir.parent.parent)}/{p}"
+                          for p in fit["plots"]], extra, sample="jets")  # fmt: skip
+
+
 def trained_file(point, train: dict, ref: dict, out: Path) -> Section:
     """A user's model file: no labels, so no physics; what the reference is and how many vectors."""
     return Section([("reference", train.get("reference", "")), ("test vectors", train["n_test"])], sample="vectors")
