@@ -50,9 +50,14 @@ def float_zoo_models() -> dict:
 
     A float torch model added to the zoo registers here; the interchange test runs them all.
     """
+    import numpy as np
+
+    from .analysis.wz import selector_class
     from .card import Card
     from .zoo import brevitas_mlp
 
     return {
         "jet_tagger_mlp": (brevitas_mlp.build_float(Card(name="jet_tagger_mlp"), 16, 5), (16,)),  # the card's 64-32-32
+        # the differentiable analysis' selection network, exported in float32 as the train stage does
+        "analysis_wz": (selector_class()(np.zeros(16), np.ones(16), 32, 14).float(), (16,)),
     }

@@ -1,7 +1,6 @@
 """The W/Z differentiable analysis as a zoo card: the tiny flow end to end, its hand-overs (ONNX,
 pyhf workspace), the neos toy's training, the dataset's determinism and the card's refusals."""
 
-import json
 import subprocess
 import sys
 
@@ -23,9 +22,17 @@ def test_tiny_analysis_runs_data_train_fit_report(tiny):
     assert set(fit["test"]) == {f"{s}_{k}" for s in "abc" for k in ("syst", "nosyst")}
     for name, r in fit["test"].items():
         assert r["sigma_mu"] > 0 and np.isfinite(r["sigma_mu"]), (name, r)
-    # The same hard-histogram models through pyhf (scipy at tolerance 1e-12, autodiff Hessian).
-    assert fit["pyhf_max_rel_diff"] < 1e-5, fit["pyhf_max_rel_diff"]
-    assert fit["sigma_mu_ratio_syst"] == pytest.approx(fit["test"]["b_syst"]["sigma_mu"] / fit["test"]["a_syst"]["sigma_mu"])
+    # The same hard-histogram models through pyhf. σ_μ: both are exact Hessians (autodiff), so they
+    # agree to rounding. Z₀ and CLs come from pyhf's SLSQP fits, which on the tiny preset's weakly
+    # constrained models (σ_μ of several) stop early along the flat μ direction (measured: pyhf's free
+    # fit of Asimov background-only data at μ̂ = 0.03 instead of 0, q off by 2e-3 relative): 1e-2.
+    for name, r in fit["test"].items():
+        assert r["sigma_mu"] == pytest.approx(r["pyhf"]["sigma_mu"], rel=1e-9), name
+        assert r["z0"] == pytest.approx(r["pyhf"]["z0"], rel=1e-2, abs=1e-3), name
+        assert r["cls"] == pytest.approx(r["pyhf"]["cls"], rel=1e-2), name
+    assert fit["sigma_mu_ratio_syst"] == pytest.approx(
+        fit["test"]["b_syst"]["sigma_mu"] / fit["test"]["a_syst"]["sigma_mu"]
+    )
     # ONNX of (b)'s network in float32 against the float64 torch model: float32 rounding of a sigmoid score.
     assert train["onnxruntime_max_abs_diff"] < 1e-5
     # (c) learned its mass window: the thresholds moved from the card's start.
@@ -40,7 +47,7 @@ def test_the_shipped_workspace_reproduces_the_expected_cls_in_pyhf(tiny):
     fit = point.record("fit")
     r = subprocess.run(["bash", "-c", fit["cls_command"].replace("python ", f"{sys.executable} ", 1)],
                        capture_output=True, text=True, check=True)  # fmt: skip
-    assert float(r.stdout.strip()) == pytest.approx(fit["test"]["b_syst"]["cls"], rel=1e-5)
+    assert float(r.stdout.strip()) == pytest.approx(fit["test"]["b_syst"]["pyhf"]["cls"], rel=1e-9)
     from codesign.analysis.pyhf_check import load_workspace
 
     ws = load_workspace(fit["workspace"])

@@ -12,3 +12,19 @@ CLs) back into a network and its cuts.
 PyTorch, the zoo's offline framework: the networks trained through it are torch modules that
 export to ONNX like the other float models.
 """
+
+import contextlib
+
+
+@contextlib.contextmanager
+def single_thread():
+    """torch on one thread inside: these tensors are small (10⁴ jets × 16 features), and on a loaded
+    2-core machine a 2-thread matmul of that size was measured 50x slower than a 1-thread one."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

@@ -55,7 +55,9 @@ def minimize(nll, init, fixed: dict[int, float] | None = None, max_steps: int = 
         f0 = float(f(theta))
         # Converged: a tiny gradient, or a Newton decrement g·H⁻¹g (twice the expected gain) at
         # rounding level; the gradient alone would not do for likelihoods of 10⁴ events.
-        if float(g.abs().max()) < tol * max(1.0, abs(f0)) or (int(info) == 0 and float(g @ torch.cholesky_solve(g[:, None], chol)[:, 0]) < 1e-14):
+        if float(g.abs().max()) < tol * max(1.0, abs(f0)) or (
+            int(info) == 0 and float(g @ torch.cholesky_solve(g[:, None], chol)[:, 0]) < 1e-14
+        ):
             break
         if not math.isfinite(f0):
             raise CodesignError("fit: the likelihood is not finite at the start")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses
+from . import losses, single_thread
 from .templates import Process, binned_model, hard_model, templates
 
 MEANS = {"sig": (-1.0, 1.0), "bkg": (1.0, -1.0), "bkg_up": (2.5, 2.0), "bkg_down": (-2.5, -1.5)}
@@ -96,6 +96,11 @@ def train_cross_entropy(net, procs, steps: int, lr: float = 1e-3) -> list[float]
 def run(n_train: int = 2000, n_test: int = 50000, steps: int = 300, bins: int = 4, bandwidth: float = 0.1,
         seed: int = 0) -> dict:  # fmt: skip
     """Both trainings from the same initial network; σ_μ of each on hard histograms of test events."""
+    with single_thread():
+        return _run(n_train, n_test, steps, bins, bandwidth, seed)
+
+
+def _run(n_train: int, n_test: int, steps: int, bins: int, bandwidth: float, seed: int) -> dict:
     import copy
 
     from .pyhf_check import compare

@@ -108,6 +108,7 @@ def compare(model: BinnedModel, where: str = "workspace") -> dict:
 
 def cls_command(workspace_file: str) -> str:
     """The line that reproduces our expected CLs from the shipped workspace with pyhf."""
-    return ("python -c \"import json, pyhf; ws = pyhf.Workspace(json.load(open('" + workspace_file + "'))); "
+    return ("python -c \"import json, pyhf; pyhf.set_backend('numpy', pyhf.optimize.scipy_optimizer(tolerance=1e-12)); "
+            "ws = pyhf.Workspace(json.load(open('" + workspace_file + "'))); "
             "m = ws.model(modifier_settings=" + json.dumps(MODIFIER_SETTINGS).replace('"', "'") + "); "
             "print(pyhf.infer.hypotest(1.0, ws.data(m), m, test_stat='qtilde'))\"")  # fmt: skip

@@ -41,11 +41,12 @@ class Process:
 Selection = Callable  # (x, soft: bool) -> (score, weight)
 
 
-def histogram(select: Selection, x, w, edges, soft: bool, bandwidth: float, squared: bool = False):
-    """Bin contents of the selected events' scores (`squared`: Σ (w k)², their MC variance)."""
+def histogram(select: Selection, x, w, edges, soft: bool, bandwidth: float, squared: bool = False, selected=None):
+    """Bin contents of the selected events' scores (`squared`: Σ (w k)², their MC variance);
+    `selected`: select(x, soft) already computed (reweighted variations share the events)."""
     import torch
 
-    score, keep = select(x, soft)
+    score, keep = selected if selected is not None else select(x, soft)
     if soft:
         return bkde_histogram(score, edges, bandwidth, w * keep, squared)
     idx = torch.bucketize(score.detach(), torch.as_tensor(edges[1:-1], dtype=score.dtype), right=True)
@@ -59,15 +60,18 @@ def templates(processes: list[Process], select: Selection, edges, soft: bool, ba
     """name -> {"nominal", "histosys": {np: (down, up)}, "normsys", "signal"} per process."""
     out = {}
     for p in processes:
-        h = {"nominal": histogram(select, p.x, p.w, edges, soft, bandwidth), "histosys": {}, "signal": p.signal,
-             "normsys": dict(p.normsys) if systematics else {}, "sumw2": None}  # fmt: skip
-        if systematics and p.mc_stat:
-            h["sumw2"] = histogram(select, p.x, p.w, edges, soft, bandwidth, squared=True)
+        sel = select(p.x, soft)
+        h = {"nominal": histogram(select, p.x, p.w, edges, soft, bandwidth, selected=sel), "histosys": {},
+             "signal": p.signal, "normsys": dict(p.normsys) if systematics else {}, "sumw2": None,
+             "staterror": systematics and p.mc_stat}  # fmt: skip
+        if p.mc_stat:
+            h["sumw2"] = histogram(select, p.x, p.w, edges, soft, bandwidth, squared=True, selected=sel)
         if systematics:
             for n, (xd, xu) in p.shifts.items():
                 h["histosys"][n] = tuple(histogram(select, xv, p.w, edges, soft, bandwidth) for xv in (xd, xu))
             for n, (rd, ru) in p.weights.items():
-                h["histosys"][n] = tuple(histogram(select, p.x, p.w * r, edges, soft, bandwidth) for r in (rd, ru))
+                h["histosys"][n] = tuple(histogram(select, p.x, p.w * r, edges, soft, bandwidth, selected=sel)
+                                         for r in (rd, ru))  # fmt: skip
             for n, alt in p.alt.items():
                 h["histosys"][n] = tuple(histogram(select, xv, wv, edges, soft, bandwidth) for xv, wv in alt)
         out[p.name] = h
@@ -78,12 +82,19 @@ def binned_model(hists: dict, lumi_sigma: float | None, soft: bool, where: str =
     floor = SOFT_FLOOR if soft else 0.0
 
     def stat(h):  # a soft bin without MC gets the floor as its uncertainty too: δ ≈ 100%
-        return None if h["sumw2"] is None else (h["sumw2"] + floor**2).sqrt()
+        return (h["sumw2"] + floor**2).sqrt() if h["staterror"] else None
 
     samples = [Sample(name, h["nominal"] + floor, normfactor=h["signal"], normsys=h["normsys"], staterror=stat(h),
                       histosys={n: (d + floor, u + floor) for n, (d, u) in h["histosys"].items()})
                for name, h in hists.items()]  # fmt: skip
     return BinnedModel(samples, lumi_sigma, where)
+
+
+def effective_mc(hists: dict):
+    """Per bin, the background's effective number of MC events (Σw)² / Σw² (soft or hard)."""
+    bkg = [h for h in hists.values() if not h["signal"] and h["sumw2"] is not None]
+    total, sumw2 = sum(h["nominal"] for h in bkg), sum(h["sumw2"] for h in bkg)
+    return total**2 / (sumw2 + 1e-30)
 
 
 def merge_bins(hists: dict, bkg_mc: object, min_mc: int) -> tuple[dict, list[list[int]]]:

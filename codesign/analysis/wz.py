@@ -15,7 +15,8 @@ luminosity. Systematics (names as in the workspace):
 (a) cross-entropy; the cut on the score and the number of equal bins above it are chosen on the
     validation jets by the hard-histogram σ_μ (with or without systematics, as judged);
 (b) the same network, started from (a)'s weights, trained on σ_μ of the soft model (soft score
-    cut with `temperature`, bKDE with `bandwidth`, `bins` bins above the learned cut);
+    cut with `temperature`, bKDE with `bandwidth`, both in units of the bin width; `bins` bins
+    above the learned cut);
 (c) (b) plus a soft jet-mass window whose two edges are learned too.
 For (b) and (c) the step with the lowest hard σ_μ on the validation jets is kept.
 """
@@ -29,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import losses
+from . import losses, single_thread
 from .smooth import soft_cut, soft_window
-from .templates import Process, binned_model, hard_model, templates
+from .templates import Process, binned_model, effective_mc, hard_model, templates
 
 MASS = "j_mass_mmdt"
 SELECTIONS = ("a", "b", "c")
@@ -58,7 +59,9 @@ def selector_class():
                                            torch.nn.ReLU(), torch.nn.Linear(hidden, 1)).double()  # fmt: skip
             self.cut = torch.nn.Parameter(torch.tensor(0.0, dtype=torch.float64))
             self.mass_index = mass_index
-            self.window = None if window is None else torch.nn.Parameter(torch.as_tensor(window, dtype=torch.float64).clone())
+            self.window = (
+                None if window is None else torch.nn.Parameter(torch.as_tensor(window, dtype=torch.float64).clone())
+            )
 
         def forward(self, x):
             """The score in (0, 1): what the ONNX export carries."""
@@ -75,13 +78,20 @@ def edges_of(cut, bins: int):
     return cut + (1 - cut) * torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64)
 
 
-def selection(model, spec):
-    """(x, soft) -> (score, weight): the score cut lives in the edges; the window in the weight."""
+def bin_width(model, bins: int):
+    """The score bins' width above the cut: the soft knobs (bandwidth, temperature) scale with it,
+    so a cut near 1 with narrow bins is not smeared over a kernel wider than its bins."""
+    return float((1 - model.cut.detach()) / bins)
+
+
+def selection(model, spec, bins: int):
+    """(x, soft) -> (score, weight): the score cut (at the lowest edge) and the mass window."""
     torch = _torch()
 
     def select(x, soft):
         score = model(x)
-        keep = soft_cut(score, model.cut, spec.temperature) if soft else (score >= model.cut).double()
+        tau = spec.temperature * bin_width(model, bins)
+        keep = soft_cut(score, model.cut, tau) if soft else (score >= model.cut).double()
         if model.window is not None:
             m = x[:, model.mass_index]
             lo, hi = model.window[0], model.window[1]
@@ -146,7 +156,7 @@ def judge(model, procs, spec, bins: int, systematics: bool, where: str, check_py
     from .pyhf_check import compare, torch_figures
 
     edges = edges_of(model.cut.detach(), bins)
-    m, groups = hard_model(procs, selection(model, spec), edges, spec.lumi_sigma, systematics,
+    m, groups = hard_model(procs, selection(model, spec, bins), edges, spec.lumi_sigma, systematics,
                            spec.min_background_mc, where)  # fmt: skip
     if check_pyhf:
         c = compare(m, where)
@@ -159,7 +169,7 @@ def sigma_hard(model, procs, spec, bins, systematics, where):
     from .templates import hard_model
 
     try:
-        m, _ = hard_model(procs, selection(model, spec), edges_of(model.cut.detach(), bins), spec.lumi_sigma,
+        m, _ = hard_model(procs, selection(model, spec, bins), edges_of(model.cut.detach(), bins), spec.lumi_sigma,
                           systematics, spec.min_background_mc, where)  # fmt: skip
         return float(losses.sigma_mu(m).detach())
     except Exception:  # a degenerate choice (everything cut away) is no candidate
@@ -212,10 +222,10 @@ def train_sigma_mu(model, train, val, spec, systematics: bool, progress: bool, l
     best, hist = (float("inf"), copy.deepcopy(model.state_dict()), -1), {"soft_sigma_mu": [], "val_sigma_mu": []}
     for step in range(spec.steps):
         opt.zero_grad()
-        edges = edges_of(model.cut, spec.bins)
-        soft = binned_model(templates(train, selection(model, spec), edges, True, spec.bandwidth, systematics),
-                            spec.lumi_sigma if systematics else None, soft=True, where="analysis_wz training")  # fmt: skip
-        loss = losses.sigma_mu(soft)
+        edges, bw = edges_of(model.cut, spec.bins), spec.bandwidth * bin_width(model, spec.bins)
+        hists = templates(train, selection(model, spec, spec.bins), edges, True, bw, systematics)
+        soft = binned_model(hists, spec.lumi_sigma if systematics else None, soft=True, where="analysis_wz training")
+        loss = losses.sigma_mu(soft) * (1 + sparse_penalty(hists, spec.min_background_mc))
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -232,6 +242,15 @@ def train_sigma_mu(model, train, val, spec, systematics: bool, progress: bool, l
     return {**hist, "best_step": best[2] + 1, "val_sigma_mu": hist["val_sigma_mu"], "best_val_sigma_mu": best[0]}
 
 
+def sparse_penalty(hists: dict, min_mc: int):
+    """Σ_b relu(1 - n_eff,b / min_mc)²: a soft bin that holds fewer background MC jets than the
+    final fit accepts (it would merge the bin) must not look like a background-free bin. Without
+    it the training empties bins of background MC and the soft σ_μ runs far below the hard one."""
+    torch = _torch()
+
+    return (torch.relu(1 - effective_mc(hists) / min_mc) ** 2).sum()
+
+
 def variants():
     """(selection, systematics) pairs: every selection is trained and judged with and without them."""
     return [(s, syst) for s in SELECTIONS for syst in (True, False)]
@@ -242,6 +261,11 @@ def name_of(sel: str, syst: bool) -> str:
 
 
 def train(card, data: dict, out: Path, progress: bool = True) -> dict:
+    with single_thread():
+        return _train(card, data, out, progress)
+
+
+def _train(card, data: dict, out: Path, progress: bool) -> dict:
     torch = _torch()
     from ..interchange import check_onnxruntime
 
@@ -308,6 +332,11 @@ def load_selections(point, data: dict):
 def fit(point, out: Path) -> dict:
     """Every selection on the test jets, hard histograms, pyhf cross-check; (b)'s workspace,
     impacts and templates for the analyst."""
+    with single_thread():
+        return _fit(point, out)
+
+
+def _fit(point, out: Path) -> dict:
     from ..flow import load_data
     from .pyhf_check import cls_command
 

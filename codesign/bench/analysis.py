@@ -45,15 +45,33 @@ def main(argv=None) -> int:
     result = {
         "sigma_mu_ratio_syst": fit["sigma_mu_ratio_syst"],
         "sigma_mu_ratio_nosyst": fit["sigma_mu_ratio_nosyst"],
-        "pyhf_max_rel_diff": max(fit["pyhf_max_rel_diff"], toy["cross_entropy"]["pyhf_max_rel_diff"],
-                                 toy["sigma_mu"]["pyhf_max_rel_diff"]),  # fmt: skip
+        "pyhf_max_rel_diff": max(
+            fit["pyhf_max_rel_diff"], toy["cross_entropy"]["pyhf_max_rel_diff"], toy["sigma_mu"]["pyhf_max_rel_diff"]
+        ),  # fmt: skip
         "command": f"python -m codesign.bench.analysis --preset {args.preset} --toy-steps {args.toy_steps}",
-        "card": args.card, "preset": args.preset, "point": f"{point.name}-{point.key}",
-        "test_jets": fit["n_test"], "test_signal_jets": fit["n_test_signal"], "train_jets": train["n_train"],
-        "validation_jets": train["n_validation"], "selections": rows, "impacts_b_syst": fit["impacts"],
+        "card": args.card,
+        "preset": args.preset,
+        "point": f"{point.name}-{point.key}",
+        "test_jets": fit["n_test"],
+        "test_signal_jets": fit["n_test_signal"],
+        "train_jets": train["n_train"],
+        "validation_jets": train["n_validation"],
+        "selections": rows,
+        "impacts_b_syst": fit["impacts"],
         "grid_choice_a": train["grid"],
-        "neos_toy": {k: toy[k] for k in ("cross_entropy", "sigma_mu", "n_train_per_sample", "n_test_per_sample",
-                                         "steps", "bins", "bandwidth", "yields")},  # fmt: skip
+        "neos_toy": {
+            k: toy[k]
+            for k in (
+                "cross_entropy",
+                "sigma_mu",
+                "n_train_per_sample",
+                "n_test_per_sample",
+                "steps",
+                "bins",
+                "bandwidth",
+                "yields",
+            )
+        },  # fmt: skip
         "seconds": {"analysis": round(analysis_s, 1), "neos_toy": round(toy_s, 1)},
         "machine": f"{platform.node()} {platform.machine()}, {__import__('os').cpu_count()} cores",
     }

@@ -22,8 +22,8 @@ class Spec(Strict):
     frontend: Literal["torch"] = "torch"
     hidden: int = Field(32, ge=1, description="width of the two hidden layers of the selection network")
     bins: int = Field(4, ge=1, le=50, description="score bins above the cut, (b) and (c)")
-    bandwidth: float = Field(0.05, gt=0.0, description="bKDE kernel width, in score units")
-    temperature: float = Field(0.02, gt=0.0, description="soft-cut temperature on the score")
+    bandwidth: float = Field(0.5, gt=0.0, description="bKDE kernel width, in units of the bin width")
+    temperature: float = Field(0.25, gt=0.0, description="soft score-cut temperature, in units of the bin width")
     mass_temperature: float = Field(4.0, gt=0.0, description="soft-cut temperature of the mass window [GeV]")
     mass_window: tuple[float, float] = Field((50.0, 130.0), description="initial mass window of (c) [GeV]")
     steps: int = Field(300, ge=1, description="σ_μ training steps of (b) and (c)")
