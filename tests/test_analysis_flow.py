@@ -22,14 +22,17 @@ def test_tiny_analysis_runs_data_train_fit_report(tiny):
     assert set(fit["test"]) == {f"{s}_{k}" for s in "abc" for k in ("syst", "nosyst")}
     for name, r in fit["test"].items():
         assert r["sigma_mu"] > 0 and np.isfinite(r["sigma_mu"]), (name, r)
-    # The same hard-histogram models through pyhf. σ_μ: both are exact Hessians (autodiff), so they
-    # agree to rounding. Z₀ and CLs come from pyhf's SLSQP fits, which on the tiny preset's weakly
-    # constrained models (σ_μ of several) stop early along the flat μ direction (measured: pyhf's free
-    # fit of Asimov background-only data at μ̂ = 0.03 instead of 0, q off by 2e-3 relative): 1e-2.
+    # The same hard-histogram models through pyhf. σ_μ: both are exact Hessians (autodiff), and pyhf's
+    # -log L at our fitted parameters equals ours to float64 rounding. Z₀ and CLs also test pyhf's SLSQP fits,
+    # which on the tiny preset's weakly constrained models stop early along the flat μ direction
+    # (measured: a free fit of Asimov background-only data ending at μ̂ = 0.98 instead of 0, its -log L
+    # 1.7e-3 above ours): those are compared where the model constrains μ (σ_μ < 1), to 1e-4.
     for name, r in fit["test"].items():
         assert r["sigma_mu"] == pytest.approx(r["pyhf"]["sigma_mu"], rel=1e-9), name
-        assert r["z0"] == pytest.approx(r["pyhf"]["z0"], rel=1e-2, abs=1e-3), name
-        assert r["cls"] == pytest.approx(r["pyhf"]["cls"], rel=1e-2), name
+        assert r["rel_diff"]["nll"] < 1e-10, name  # float64 sums of lgamma and logs; a modelling slip shows at >1e-6
+        if r["sigma_mu"] < 1:
+            assert r["z0"] == pytest.approx(r["pyhf"]["z0"], rel=1e-4), name
+            assert r["cls"] == pytest.approx(r["pyhf"]["cls"], rel=1e-4), name
     assert fit["sigma_mu_ratio_syst"] == pytest.approx(
         fit["test"]["b_syst"]["sigma_mu"] / fit["test"]["a_syst"]["sigma_mu"]
     )
@@ -37,7 +40,7 @@ def test_tiny_analysis_runs_data_train_fit_report(tiny):
     assert train["onnxruntime_max_abs_diff"] < 1e-5
     # (c) learned its mass window: the thresholds moved from the card's start.
     assert train["validation"]["c_syst"]["window"] != list(point.card.model.mass_window)
-    assert set(fit["impacts"]) == {"lumi", "bkg_norm", "fsr", "isr", "jms"}
+    assert {"lumi", "bkg_norm", "fsr", "isr", "jms", "staterror_sr[0]"} <= set(fit["impacts"])
     page = (point.report_dir / "index.html").read_text()
     assert "σ_μ (b) / (a), with systematics" in page and "b_syst" in page
 

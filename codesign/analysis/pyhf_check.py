@@ -99,10 +99,34 @@ def torch_figures(model: BinnedModel) -> dict:
             "cls": float(losses.expected_cls(model).detach())}  # fmt: skip
 
 
+def pyhf_nll(model: BinnedModel, pars, data, where: str = "workspace") -> float:
+    """pyhf's -log L of `model` at our parameter vector `pars` (names mapped to pyhf's order)."""
+    import numpy as np
+
+    with _backend("numpy"):
+        ws = workspace(model.workspace(data), where)
+        pm = _model(ws)
+        flat = np.zeros(len(pm.config.suggested_init()))
+        for i, name in enumerate(model.names):
+            base, _, b = name.partition("[")  # ours: staterror_sr[b]; pyhf: one slice staterror_sr
+            flat[pm.config.par_slice(base).start + (int(b[:-1]) if b else 0)] = float(pars[i])
+        return -float(pm.logpdf(flat, ws.data(pm))[0])
+
+
 def compare(model: BinnedModel, where: str = "workspace") -> dict:
-    """Both sets of figures and their relative differences."""
+    """Both sets of figures and their relative differences, and the likelihood itself: pyhf's
+    -log L at our conditional (μ = 0) fit of Asimov signal + background data against ours.
+
+    The likelihood comparison holds whatever the optimisers do; Z₀ and CLs also compare pyhf's
+    fits, which stop early on flat likelihoods (σ_μ of several): judge those where σ_μ < 1."""
+    from .fit import minimize
+
     ours, theirs = torch_figures(model), pyhf_figures(model, where)
     diff = {k: abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours}
+    data = model.asimov(1.0).detach()
+    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(1.0).detach(), fixed={model.poi: 0.0}).detach()
+    nll = float(model.nll(cond, data))
+    diff["nll"] = abs(nll - pyhf_nll(model, cond, data, where)) / abs(nll)
     return {"torch": ours, "pyhf": theirs, "rel_diff": diff, "max_rel_diff": max(diff.values())}
 
 

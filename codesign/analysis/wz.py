@@ -160,7 +160,7 @@ def judge(model, procs, spec, bins: int, systematics: bool, where: str, check_py
                            spec.min_background_mc, where)  # fmt: skip
     if check_pyhf:
         c = compare(m, where)
-        return {**c["torch"], "pyhf": c["pyhf"], "pyhf_max_rel_diff": c["max_rel_diff"], "bins": groups,
+        return {**c["torch"], "pyhf": c["pyhf"], "rel_diff": c["rel_diff"], "pyhf_max_rel_diff": c["max_rel_diff"], "bins": groups,
                 "edges": [float(e) for e in edges], "model": m}  # fmt: skip
     return {**torch_figures(m), "bins": groups, "edges": [float(e) for e in edges], "model": m}
 
