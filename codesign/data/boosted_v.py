@@ -29,7 +29,17 @@ from pydantic import Field
 
 import codesign
 from codesign.data import jets
-from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
+from codesign.data.generation import (
+    add_size_cli,
+    assemble,
+    cache_path,
+    check_ints,
+    derived_seed,
+    read_h5,
+    run_chunks,
+    size_from_cli,
+    write_h5,
+)
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
 from codesign.spec import Strict
@@ -100,16 +110,11 @@ def _meta(n_per_class, seed):
 
 
 def add_cli(p) -> None:
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--preset", choices=list(PRESETS), default="demo")
-    size.add_argument("--n-per-class", type=int, help="jets per class (overrides --preset)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workers", type=int, default=2)
+    add_size_cli(p, PRESETS, "n_per_class", "jets per class (W, Z, q, g)")
 
 
 def from_cli(args) -> Path:
-    n = args.n_per_class if args.n_per_class is not None else PRESETS[args.preset]
-    return generate(n, seed=args.seed, workers=args.workers)
+    return generate(size_from_cli(args, PRESETS, "n_per_class"), seed=args.seed, workers=args.workers)
 
 
 def from_spec(spec) -> Path:

@@ -44,7 +44,17 @@ from pydantic import Field
 
 import codesign
 from codesign.data.events import ChargeTable, new_pythia, quiet_stdout, wrap_phi
-from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
+from codesign.data.generation import (
+    add_size_cli,
+    assemble,
+    cache_path,
+    check_ints,
+    derived_seed,
+    read_h5,
+    run_chunks,
+    size_from_cli,
+    write_h5,
+)
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
 from codesign.spec import Strict
@@ -124,16 +134,11 @@ def from_spec(spec) -> Path:
 
 
 def add_cli(p) -> None:
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--preset", choices=list(PRESETS), default="demo")
-    size.add_argument("--n-events", type=int, help="events per sample (overrides --preset)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workers", type=int, default=2)
+    add_size_cli(p, PRESETS, "n_events", "events per sample")
 
 
 def from_cli(args) -> Path:
-    n = args.n_events if args.n_events is not None else PRESETS[args.preset]
-    return generate(n, seed=args.seed, workers=args.workers)
+    return generate(size_from_cli(args, PRESETS, "n_events"), seed=args.seed, workers=args.workers)
 
 
 def load(path) -> dict:

@@ -40,6 +40,20 @@ def check_ints(dataset: str, *checks) -> None:
             raise CodesignError(f"{dataset}: {name} must be an integer >= {lo}, got {value!r}")
 
 
+def add_size_cli(p, presets: dict, name: str, what: str) -> None:
+    """`codesign data X` arguments of a dataset sized by one count: --preset or --<name>, --seed, --workers."""
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--preset", choices=list(presets), default="demo")
+    size.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"{what} (overrides --preset)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2)
+
+
+def size_from_cli(args, presets: dict, name: str) -> int:
+    n = getattr(args, name)
+    return n if n is not None else presets[args.preset]
+
+
 # ----------------------------------------------------------------------------- parallel chunks
 
 

@@ -32,7 +32,17 @@ from pydantic import Field
 
 import codesign
 from codesign.data.events import ChargeTable, isin, new_pythia, offsets, quiet_stdout, wrap_phi
-from codesign.data.generation import assemble, cache_path, check_ints, derived_seed, read_h5, run_chunks, write_h5
+from codesign.data.generation import (
+    add_size_cli,
+    assemble,
+    cache_path,
+    check_ints,
+    derived_seed,
+    read_h5,
+    run_chunks,
+    size_from_cli,
+    write_h5,
+)
 from codesign.data.substructure import FEATURE_NAMES, hls4ml_features, mmdt
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
@@ -147,16 +157,11 @@ def generate(n_per_class: int, seed: int = 1, workers: int = 2, progress: bool =
 
 
 def add_cli(p) -> None:
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--preset", choices=list(PRESETS), default="demo")
-    size.add_argument("--n-per-class", type=int, help="jets per class (overrides --preset)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workers", type=int, default=2)
+    add_size_cli(p, PRESETS, "n_per_class", "jets per class")
 
 
 def from_cli(args) -> Path:
-    n = args.n_per_class if args.n_per_class is not None else PRESETS[args.preset]
-    return generate(n, seed=args.seed, workers=args.workers)
+    return generate(size_from_cli(args, PRESETS, "n_per_class"), seed=args.seed, workers=args.workers)
 
 
 def from_spec(spec) -> Path:
