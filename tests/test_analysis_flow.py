@@ -1,8 +1,10 @@
 """The W/Z differentiable analysis as a zoo card: the tiny flow end to end, its hand-overs (ONNX,
 pyhf workspace), the neos toy's training, the dataset's determinism and the card's refusals."""
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,6 +55,10 @@ def test_the_shipped_workspace_reproduces_the_expected_cls_in_pyhf(tiny):
     assert float(r.stdout.strip()) == pytest.approx(fit["test"]["b_syst"]["pyhf"]["cls"], rel=1e-9)
     from codesign.analysis.pyhf_check import load_workspace
 
+    # pyhf's own command line: default interpolation codes and optimizer, as the fit stage records.
+    pyhf_cli = str(Path(sys.executable).parent / "pyhf")
+    cli = subprocess.run([pyhf_cli, "cls", fit["workspace"]], capture_output=True, text=True, check=True)
+    assert json.loads(cli.stdout)["CLs_obs"] == pytest.approx(fit["cls_pyhf_default_codes"], rel=1e-9)
     ws = load_workspace(fit["workspace"])
     assert {m["name"] for s in ws["channels"][0]["samples"] for m in s["modifiers"]} >= {"mu", "lumi", "fsr", "jms"}
 

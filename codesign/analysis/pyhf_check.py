@@ -130,6 +130,17 @@ def compare(model: BinnedModel, where: str = "workspace") -> dict:
     return {"torch": ours, "pyhf": theirs, "rel_diff": diff, "max_rel_diff": max(diff.values())}
 
 
+def cls_default_codes(spec: dict, where: str = "workspace") -> float:
+    """What `pyhf cls workspace.json` gives: pyhf's default interpolation codes (code 1 normsys,
+    code 0 histosys, which differ from ours away from α = 0) and its default optimizer."""
+    import pyhf
+
+    with _backend("numpy"):
+        ws = workspace(spec, where)
+        model = ws.model()
+        return float(pyhf.infer.hypotest(1.0, ws.data(model), model, test_stat="qtilde"))
+
+
 def cls_command(workspace_file: str) -> str:
     """The line that reproduces our expected CLs from the shipped workspace with pyhf."""
     return ("python -c \"import json, pyhf; pyhf.set_backend('numpy', pyhf.optimize.scipy_optimizer(tolerance=1e-12)); "

@@ -338,7 +338,7 @@ def fit(point, out: Path) -> dict:
 
 def _fit(point, out: Path) -> dict:
     from ..flow import load_data
-    from .pyhf_check import cls_command
+    from .pyhf_check import cls_command, cls_default_codes
 
     spec, train_rec = point.card.model, point.record("train")
     data = load_data(point)
@@ -363,6 +363,7 @@ def _fit(point, out: Path) -> dict:
             "pyhf_max_rel_diff": max(r["pyhf_max_rel_diff"] for r in results.values()), "impacts": impacts,
             "workspace": str(point.stage_dir("fit") / "workspace.json"),
             "cls_command": cls_command(str(point.stage_dir("fit") / "workspace.json")),
+            "cls_pyhf_default_codes": cls_default_codes(ws, f"{point.card.source}: workspace"),
             "n_test": len(idx["test"]), "n_test_signal": int(data["signal"][idx["test"]].sum()), "plots": plots}  # fmt: skip
 
 

@@ -74,7 +74,8 @@ def analysis(point, train: dict, ref: dict, out: Path) -> Section:
              + "<h3>Nuisance parameters of (b), with systematics (Asimov: pulls are 0)</h3>"
              + table(imp, ("parameter", "post-fit σ", "Δμ at +1σ", "Δμ at −1σ"))
              + f"<p>Workspace: <code>{html.escape(fit['workspace'])}</code>; reproduce the expected CLs with "
-             f"<code>{html.escape(fit['cls_command'])}</code></p>")  # fmt: skip
+             f"<code>{html.escape(fit['cls_command'])}</code>. Plain <code>pyhf cls</code> uses pyhf's default "
+             f"interpolation codes and gives {fit['cls_pyhf_default_codes']:.4g}.</p>")  # fmt: skip
     return Section(rows, [f"../../{Path(point.stage_dir('fit')).relative_to(point.report_dir.parent.parent)}/{p}"
                           for p in fit["plots"]], extra, sample="jets")  # fmt: skip
 
