@@ -158,3 +158,32 @@ def test_a_workspace_pyhf_rejects_is_one_line(tmp_path):
     with pytest.raises(CodesignError) as e:
         pyhf_check.load_workspace(f)
     assert str(f) in str(e.value) and "pyhf rejects the workspace" in str(e.value) and "\n" not in str(e.value)
+
+
+def bound_model(sig=None):
+    """A bin of almost no background with a large MC uncertainty: testing μ = 1 on background-only
+    data, the fit would scale that background below zero; pyhf's bound γ >= 1e-10 stops it."""
+    from codesign.analysis.histfactory import BinnedModel, Sample
+
+    sig = torch.tensor([2.0, 6.0]) if sig is None else sig
+    bkg = torch.tensor([200.0, 0.5])
+    return BinnedModel([Sample("sig", sig, normfactor=True),
+                        Sample("bkg", bkg, staterror=torch.tensor([10.0, 5.0]))])  # fmt: skip
+
+
+def test_fits_keep_pyhfs_bounds_and_agree_with_it_there():
+    from codesign.analysis import losses, pyhf_check
+    from codesign.analysis.fit import minimize
+
+    m = bound_model()
+    data = m.asimov(0.0)
+    cond = minimize(lambda p: m.nll(p, data), m.nominal_pars(1.0), fixed={0: 1.0}, bounds=m.bounds())
+    assert float(cond[m.names.index("staterror_sr[1]")]) == 1e-10  # held at the bound
+    unbounded = minimize(lambda p: m.nll(p, data), m.nominal_pars(1.0), fixed={0: 1.0})
+    assert float(unbounded[m.names.index("staterror_sr[1]")]) < 0  # what the bound prevents
+    result = pyhf_check.compare(m)
+    assert result["rel_diff"]["cls"] < 1e-6 and result["rel_diff"]["z0"] < 1e-6, result
+    sig = torch.tensor([2.0, 6.0], requires_grad=True)  # derivatives with a binding bound
+    assert torch.autograd.gradcheck(
+        lambda s: losses.expected_cls(bound_model(s)), (sig,), eps=1e-6, atol=1e-6, rtol=1e-4
+    )

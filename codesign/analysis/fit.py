@@ -24,9 +24,16 @@ def grad_hess(f, x, create_graph: bool = False):
     return (g if create_graph else g.detach()), torch.stack(rows)
 
 
-def minimize(nll, init, fixed: dict[int, float] | None = None, max_steps: int = 100, tol: float = 1e-7):
-    """argmin of nll(pars) over the parameters not in `fixed` (index -> value), differentiable in
-    whatever nll closes over. Returns the full parameter vector."""
+def minimize(nll, init, fixed: dict[int, float] | None = None, bounds=None, max_steps: int = 100,
+             tol: float = 1e-7):  # fmt: skip
+    """argmin of nll(pars) over the parameters not in `fixed` (index -> value) within `bounds`
+    (a (low, high) per parameter, or None), differentiable in whatever nll closes over. Returns the
+    full parameter vector.
+
+    Bounds are kept by projection: a parameter at a bound whose gradient pushes it outward is held
+    there (active) and the Newton step is taken in the others; its derivative is then zero, as the
+    implicit-function theorem gives for a constraint that binds.
+    """
     import torch
 
     fixed = fixed or {}
@@ -38,6 +45,9 @@ def minimize(nll, init, fixed: dict[int, float] | None = None, max_steps: int = 
     if not free:
         return base
     index = (torch.tensor(free, dtype=torch.long),)
+    inf = torch.full((len(free),), float("inf"), dtype=base.dtype)
+    low = torch.tensor([bounds[i][0] for i in free], dtype=base.dtype) if bounds else -inf
+    high = torch.tensor([bounds[i][1] for i in free], dtype=base.dtype) if bounds else inf
 
     def full(theta):
         p = base.clone()
@@ -46,31 +56,37 @@ def minimize(nll, init, fixed: dict[int, float] | None = None, max_steps: int = 
     def f(theta):
         return nll(full(theta))
 
-    theta = base[free].clone()
-    damping, eye = 0.0, torch.eye(len(free), dtype=base.dtype)
+    theta = torch.clamp(base[free].clone(), low, high)
+    damping = 0.0
     for _ in range(max_steps):
         t = theta.clone().requires_grad_(True)
         g, h = grad_hess(f, t)
-        chol, info = torch.linalg.cholesky_ex(h)
+        active = ((theta <= low) & (g > 0)) | ((theta >= high) & (g < 0))
+        on = ~active
+        g_on, h_on = g[on], h[on][:, on]
         f0 = float(f(theta))
-        # Converged: a tiny gradient, or a Newton decrement g·H⁻¹g (twice the expected gain) at
-        # rounding level; the gradient alone would not do for likelihoods of 10⁴ events.
-        if float(g.abs().max()) < tol * max(1.0, abs(f0)) or (
-            int(info) == 0 and float(g @ torch.cholesky_solve(g[:, None], chol)[:, 0]) < 1e-14
-        ):
-            break
         if not math.isfinite(f0):
             raise CodesignError("fit: the likelihood is not finite at the start")
-        trial = None
+        if not bool(on.any()):
+            break
+        chol, info = torch.linalg.cholesky_ex(h_on)
+        # Converged: a tiny gradient, or a Newton decrement g·H⁻¹g (twice the expected gain) at
+        # rounding level; the gradient alone would not do for likelihoods of 10⁴ events.
+        small = float(g_on.abs().max()) < tol * max(1.0, abs(f0))
+        if small or (int(info) == 0 and float(g_on @ torch.cholesky_solve(g_on[:, None], chol)[:, 0]) < 1e-14):
+            break
+        eye, trial = torch.eye(int(on.sum()), dtype=base.dtype), None
         while damping < 1e12:  # Levenberg-Marquardt: damp the Newton step until it goes downhill
-            chol, info = torch.linalg.cholesky_ex(h + damping * eye)
+            chol, info = torch.linalg.cholesky_ex(h_on + damping * eye)
             if int(info) == 0:
-                trial = theta - torch.cholesky_solve(g[:, None], chol)[:, 0]
+                trial = theta.clone()
+                trial[on] = theta[on] - torch.cholesky_solve(g_on[:, None], chol)[:, 0]
+                trial = torch.clamp(trial, low, high)
                 ft = float(f(trial))
                 if math.isfinite(ft) and ft <= f0:
                     break
             trial = None
-            damping = max(10 * damping, 1e-6 * float(h.diagonal().abs().max()))
+            damping = max(10 * damping, 1e-6 * float(h_on.diagonal().abs().max()))
         if trial is None:  # not even a tiny gradient step goes down: a minimum to rounding
             break
         theta, damping = trial.detach(), damping / 10
@@ -78,4 +94,9 @@ def minimize(nll, init, fixed: dict[int, float] | None = None, max_steps: int = 
         raise CodesignError(f"fit: not converged in {max_steps} steps (largest gradient {float(g.abs().max()):.3g})")
     t = theta.clone().requires_grad_(True)
     g, h = grad_hess(f, t, create_graph=True)
-    return full(t.detach() - torch.linalg.solve(h.detach(), g))
+    active = ((theta <= low) & (g.detach() > 0)) | ((theta >= high) & (g.detach() < 0))
+    on = ~active
+    step = torch.zeros_like(g)
+    if bool(on.any()):
+        step = step.index_put((torch.nonzero(on).flatten(),), torch.linalg.solve(h.detach()[on][:, on], g[on]))
+    return full(t.detach() - step)

@@ -147,6 +147,15 @@ class BinnedModel:
             total = total + rate
         return total
 
+    def bounds(self) -> list[tuple[float, float]]:
+        """pyhf's bounds for each parameter (the fits keep to them, as pyhf's do): μ [0, 10] is not
+        imposed (the tests fix μ), lumi [0.5, 1.5], α [-5, 5], staterror γ [1e-10, 10]."""
+        inf = float("inf")
+        out = [(-inf, inf)]
+        if self.lumi_sigma:
+            out.append((0.5, 1.5))
+        return out + [(-5.0, 5.0)] * len(self.nuisances) + [(1e-10, 10.0)] * self.n_stat
+
     def asimov(self, mu: float = 1.0):
         """Asimov main data: the expectation at mu with every nuisance at its nominal value."""
         return self.expected(self.nominal_pars(mu))

@@ -5,6 +5,8 @@ sigma_mu          σ_μ = sqrt([I⁻¹]_μμ), I the Hessian of -ln L at the Asi
                   observed Hessian equals the Fisher information: no fit is needed.
 discovery_z0      Z₀ = sqrt(q₀), q₀ = 2[NLL(μ=0, θ̂̂) - NLL(μ̂, θ̂)] on Asimov signal + background
                   data (Cowan, Cranmer, Gross, Vitells, arXiv 1007.1727).
+The conditional fits keep pyhf's parameter bounds (a background scaled below zero by a staterror
+γ would otherwise absorb the tested signal).
 expected_cls      the median expected CLs of μ_test on Asimov background-only data:
                   q = 2[NLL(μ_test, θ̂̂) - NLL(0, θ₀)], CLs = (1 - Φ(√q)) / (1 - Φ(0)) = 2(1 - Φ(√q))
                   (the median of the background-only distribution sits at √q_A).
@@ -28,7 +30,7 @@ def sigma_mu(model: BinnedModel):
 def q0(model: BinnedModel):
     data = model.asimov(1.0)
     best = model.nominal_pars(1.0)
-    cond = minimize(lambda p: model.nll(p, data), best, fixed={model.poi: 0.0})
+    cond = minimize(lambda p: model.nll(p, data), best, fixed={model.poi: 0.0}, bounds=model.bounds())
     return 2 * (model.nll(cond, data) - model.nll(best, data))
 
 
@@ -41,7 +43,8 @@ def discovery_z0(model: BinnedModel):
 def q_mu_asimov(model: BinnedModel, mu_test: float = 1.0):
     data = model.asimov(0.0)
     best = model.nominal_pars(0.0)
-    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(mu_test), fixed={model.poi: mu_test})
+    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(mu_test), fixed={model.poi: mu_test},
+                    bounds=model.bounds())  # fmt: skip
     return 2 * (model.nll(cond, data) - model.nll(best, data))
 
 

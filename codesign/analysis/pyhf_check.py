@@ -124,7 +124,8 @@ def compare(model: BinnedModel, where: str = "workspace") -> dict:
     ours, theirs = torch_figures(model), pyhf_figures(model, where)
     diff = {k: abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours}
     data = model.asimov(1.0).detach()
-    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(1.0).detach(), fixed={model.poi: 0.0}).detach()
+    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(1.0).detach(), fixed={model.poi: 0.0},
+                    bounds=model.bounds()).detach()  # fmt: skip
     nll = float(model.nll(cond, data))
     diff["nll"] = abs(nll - pyhf_nll(model, cond, data, where)) / abs(nll)
     return {"torch": ours, "pyhf": theirs, "rel_diff": diff, "max_rel_diff": max(diff.values())}

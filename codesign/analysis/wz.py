@@ -385,7 +385,8 @@ def impacts_of(model) -> dict:
         shifts = []
         for sign in (1, -1):
             try:
-                p = minimize(lambda q: model.nll(q, data), best, fixed={i: float(best[i]) + sign * sigma})
+                p = minimize(lambda q: model.nll(q, data), best, fixed={i: float(best[i]) + sign * sigma},
+                             bounds=model.bounds())  # fmt: skip
                 shifts.append(float(p[0].detach()) - 1.0)
             except CodesignError:  # a refit that does not converge has no impact to show
                 shifts.append(None)
