@@ -43,6 +43,8 @@ def test_tiny_analysis_runs_data_train_fit_report(tiny):
     # (c) learned its mass window: the thresholds moved from the card's start.
     assert train["validation"]["c_syst"]["window"] != list(point.card.model.mass_window)
     assert {"lumi", "bkg_norm", "fsr", "isr", "jms", "staterror_sr[0]"} <= set(fit["impacts"])
+    bs = fit["bootstrap"]  # the test set's statistical spread: replicas differ
+    assert bs["replicas"] == 50 and bs["b_syst"]["std"] > 0 and bs["ratio_syst"]["p16"] < bs["ratio_syst"]["p84"]
     page = (point.report_dir / "index.html").read_text()
     assert "σ_μ (b) / (a), with systematics" in page and "b_syst" in page
 

@@ -37,6 +37,14 @@ class Process:
     normsys: dict = field(default_factory=dict)  # nuisance -> (lo, hi)
     mc_stat: bool = False  # a staterror from this template's MC statistics
 
+    def subset(self, idx) -> Process:
+        """The events `idx` (a bootstrap replica: indices drawn with replacement), weights kept."""
+        from dataclasses import replace
+
+        return replace(self, x=self.x[idx], w=self.w[idx],
+                       shifts={n: (d[idx], u[idx]) for n, (d, u) in self.shifts.items()},
+                       weights={n: (d[idx], u[idx]) for n, (d, u) in self.weights.items()})  # fmt: skip
+
 
 Selection = Callable  # (x, soft: bool) -> (score, weight)
 

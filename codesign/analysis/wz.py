@@ -166,13 +166,15 @@ def judge(model, procs, spec, bins: int, systematics: bool, where: str, check_py
 
 
 def sigma_hard(model, procs, spec, bins, systematics, where):
-    from .templates import hard_model
+    """The final fit's σ_μ of this selection on `procs` (inf where the selection is degenerate)."""
+    torch = _torch()
+    from ..errors import CodesignError
 
     try:
         m, _ = hard_model(procs, selection(model, spec, bins), edges_of(model.cut.detach(), bins), spec.lumi_sigma,
                           systematics, spec.min_background_mc, where)  # fmt: skip
         return float(losses.sigma_mu(m).detach())
-    except Exception:  # a degenerate choice (everything cut away) is no candidate
+    except (CodesignError, torch.linalg.LinAlgError):  # a degenerate choice (all cut away): no candidate
         return float("inf")
 
 
@@ -359,12 +361,37 @@ def _fit(point, out: Path) -> dict:
     impacts = impacts_of(final)
     plots = template_plots(final, out)
     ratio = {k: results[f"b_{k}"]["sigma_mu"] / results[f"a_{k}"]["sigma_mu"] for k in ("syst", "nosyst")}
+    bins_of = {n: len(results[n]["edges"]) - 1 for n in results}
+    spread = bootstrap(models, test, spec, bins_of, point.card.data.seed)
     return {"test": results, "sigma_mu_ratio_syst": ratio["syst"], "sigma_mu_ratio_nosyst": ratio["nosyst"],
+            "bootstrap": spread,
             "pyhf_max_rel_diff": max(r["pyhf_max_rel_diff"] for r in results.values()), "impacts": impacts,
             "workspace": str(point.stage_dir("fit") / "workspace.json"),
             "cls_command": cls_command(str(point.stage_dir("fit") / "workspace.json")),
             "cls_pyhf_default_codes": cls_default_codes(ws, f"{point.card.source}: workspace"),
             "n_test": len(idx["test"]), "n_test_signal": int(data["signal"][idx["test"]].sum()), "plots": plots}  # fmt: skip
+
+
+BOOTSTRAP = 50
+
+
+def bootstrap(models: dict, test: list, spec, bins_of: dict, seed: int) -> dict:
+    """The test set's own statistical spread: σ_μ of every selection and the (b)/(a) ratios on
+    BOOTSTRAP replicas of the test jets (drawn with replacement, bins merged anew each time)."""
+    torch = _torch()
+    rng = np.random.default_rng([seed, 2024])
+    draws: dict[str, list] = {n: [] for n in models}
+    for _ in range(BOOTSTRAP):
+        procs = [p.subset(torch.as_tensor(rng.integers(0, len(p.x), len(p.x)))) for p in test]
+        for n, m in models.items():
+            draws[n].append(sigma_hard(m, procs, spec, bins_of[n], n.endswith("_syst"), "analysis_wz bootstrap"))
+    out = {n: {"std": float(np.std(v)), "median": float(np.median(v))} for n, v in draws.items()}
+    for k in ("syst", "nosyst"):
+        r = np.array(draws[f"b_{k}"]) / np.array(draws[f"a_{k}"])
+        out[f"ratio_{k}"] = {"std": float(np.std(r)), "p16": float(np.percentile(r, 16)),
+                             "p84": float(np.percentile(r, 84)), "fraction_below_1": float((r < 1).mean())}  # fmt: skip
+    out["replicas"] = BOOTSTRAP
+    return out
 
 
 def impacts_of(model) -> dict:

@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     result = {
         "sigma_mu_ratio_syst": fit["sigma_mu_ratio_syst"],
         "sigma_mu_ratio_nosyst": fit["sigma_mu_ratio_nosyst"],
+        "bootstrap": fit["bootstrap"],
         "pyhf_max_rel_diff": max(
             fit["pyhf_max_rel_diff"], toy["cross_entropy"]["pyhf_max_rel_diff"], toy["sigma_mu"]["pyhf_max_rel_diff"]
         ),  # fmt: skip
@@ -84,17 +85,22 @@ def main(argv=None) -> int:
 
 
 def markdown(r: dict) -> str:
+    b = r["bootstrap"]
     lines = ["# Differentiable analysis: W/Z jets vs QCD, and the neos toy", "",
              f"Command: `{r['command']}`. Point {r['point']}: {r['train_jets']} training, {r['validation_jets']} "
              f"validation, {r['test_jets']} test jets ({r['test_signal_jets']} W/Z). Every figure below is on the "
              "test jets, hard cuts and histograms, bins merged until each holds enough background MC.", "",
-             f"- σ_μ (b) / (a), with systematics: **{r['sigma_mu_ratio_syst']:.3f}**",
-             f"- σ_μ (b) / (a), without systematics: **{r['sigma_mu_ratio_nosyst']:.3f}**",
+             f"- σ_μ (b) / (a), with systematics: **{r['sigma_mu_ratio_syst']:.3f}** ± {b['ratio_syst']['std']:.3f} "
+             f"(ratio below 1 in {b['ratio_syst']['fraction_below_1']:.0%} of replicas)",
+             f"- σ_μ (b) / (a), without systematics: **{r['sigma_mu_ratio_nosyst']:.3f}** ± {b['ratio_nosyst']['std']:.3f} "
+             f"(below 1 in {b['ratio_nosyst']['fraction_below_1']:.0%})",
+             f"- ±: standard deviation over {b['replicas']} bootstrap replicas of the test jets (the test set's own "
+             "statistics; one training seed)",
              f"- largest torch / pyhf relative difference: {r['pyhf_max_rel_diff']:.1e}", "",
              "| selection | σ_μ | σ_μ (pyhf) | Z₀ | Z₀ (pyhf) | expected CLs (μ=1) | bins |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for n, s in r["selections"].items():
-        lines.append(f"| {n} | {s['sigma_mu']:.4f} | {s['pyhf_sigma_mu']:.4f} | {s['z0']:.3f} | {s['pyhf_z0']:.3f} | "
-                     f"{s['cls']:.3g} | {s['bins']} |")  # fmt: skip
+        lines.append(f"| {n} | {s['sigma_mu']:.4f} ± {b[n]['std']:.4f} | {s['pyhf_sigma_mu']:.4f} | {s['z0']:.3f} | "
+                     f"{s['pyhf_z0']:.3f} | {s['cls']:.3g} | {s['bins']} |")  # fmt: skip
     lines += ["", "Nuisance parameters of (b) with systematics (Asimov data: pulls are 0 by construction):", "",
               "| parameter | post-fit σ | Δμ at +1σ | Δμ at −1σ |", "|---|---|---|---|"]  # fmt: skip
     for n, v in r["impacts_b_syst"].items():

@@ -62,8 +62,11 @@ def analysis(point, train: dict, ref: dict, out: Path) -> Section:
     """σ_μ, Z₀ and CLs of the selections (a), (b), (c) on the test jets, with pyhf's beside ours;
     the nuisances' constraints and impacts; the templates of (b)."""
     fit = point.record("fit")
-    rows = [("σ_μ (b) / (a), with systematics", f"{fit['sigma_mu_ratio_syst']:.3f}"),
-            ("σ_μ (b) / (a), without systematics", f"{fit['sigma_mu_ratio_nosyst']:.3f}"),
+    bs = fit["bootstrap"]
+    rows = [("σ_μ (b) / (a), with systematics", f"{fit['sigma_mu_ratio_syst']:.3f} ± {bs['ratio_syst']['std']:.3f}"),
+            ("σ_μ (b) / (a), without systematics",
+             f"{fit['sigma_mu_ratio_nosyst']:.3f} ± {bs['ratio_nosyst']['std']:.3f}"),
+            ("(± : standard deviation over bootstrap replicas of the test jets)", bs["replicas"]),
             ("largest torch / pyhf relative difference", f"{fit['pyhf_max_rel_diff']:.1e}")]  # fmt: skip
     sel = [(n, f"{r['sigma_mu']:.4f}", f"{r['pyhf']['sigma_mu']:.4f}", f"{r['z0']:.3f}", f"{r['pyhf']['z0']:.3f}",
             f"{r['cls']:.3g}", len(r["bins"])) for n, r in fit["test"].items()]  # fmt: skip
