@@ -434,7 +434,7 @@ def template_plots(model, out: Path) -> list[str]:
     names = sorted({n for s in model.samples for n in s.histosys})
     plots = []
     for s in model.samples:
-        fig, axes = plt.subplots(1, max(1, len(names)), figsize=(6 * max(1, len(names)), 5.5), squeeze=False)
+        fig, axes = plt.subplots(1, max(1, len(names)), figsize=(8 * max(1, len(names)), 6.5), squeeze=False)
         for ax, n in zip(axes[0], names, strict=False):
             nom = s.nominal.detach().numpy()
             edges = np.arange(len(nom) + 1)
@@ -443,9 +443,11 @@ def template_plots(model, out: Path) -> list[str]:
                 d, u = (t.detach().numpy() for t in s.histosys[n])
                 hep.histplot(u, edges, ax=ax, label=f"{n} up", color="tab:red")
                 hep.histplot(d, edges, ax=ax, label=f"{n} down", color="tab:blue")
-            ax.set(xlabel="bin (merged score bins, (b))", ylabel=f"{s.name} jets", yscale="log")
+            ax.set(xlabel="bin of (b)'s score (merged)", ylabel=f"expected {s.name} jets")
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
             ax.legend(fontsize=12)
             label(ax, "13 TeV", fontsize=12)
+        fig.tight_layout()
         fname = f"templates_{s.name}.png"
         fig.savefig(out / fname, dpi=80, bbox_inches="tight")
         plt.close(fig)
