@@ -79,8 +79,11 @@ def analysis(point, train: dict, ref: dict, out: Path) -> Section:
              + f"<p>Workspace: <code>{html.escape(fit['workspace'])}</code>; reproduce the expected CLs with "
              f"<code>{html.escape(fit['cls_command'])}</code>. Plain <code>pyhf cls</code> uses pyhf's default "
              f"interpolation codes and gives {fit['cls_pyhf_default_codes']:.4g}.</p>")  # fmt: skip
-    return Section(rows, [f"../../{Path(point.stage_dir('fit')).relative_to(point.report_dir.parent.parent)}/{p}"
-                          for p in fit["plots"]], extra, sample="jets")  # fmt: skip
+    import shutil
+
+    for png in fit["plots"]:  # the page and its PNGs stay one folder a person can move
+        shutil.copy(point.stage_dir("fit") / png, out / png)
+    return Section(rows, list(fit["plots"]), extra, sample="jets")
 
 
 def trained_file(point, train: dict, ref: dict, out: Path) -> Section:
