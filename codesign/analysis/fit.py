@@ -83,7 +83,7 @@ def minimize(nll, init, fixed: dict[int, float] | None = None, bounds=None, max_
                 trial[on] = theta[on] - torch.cholesky_solve(g_on[:, None], chol)[:, 0]
                 trial = torch.clamp(trial, low, high)
                 ft = float(f(trial))
-                if math.isfinite(ft) and ft <= f0:
+                if math.isfinite(ft) and ft < f0:  # strictly: a step lost in rounding is no progress
                     break
             trial = None
             damping = max(10 * damping, 1e-6 * float(h_on.diagonal().abs().max()))
