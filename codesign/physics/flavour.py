@@ -65,3 +65,42 @@ def flavour_metrics(logits, labels, names, jet_pt) -> dict:
         out["mistag_light"][key] = rows
     out["counts"] = {n: int((labels == i).sum()) for i, n in enumerate(names)}
     return out
+
+
+# CMS's DeepJet discriminants (L = udsg), and the jet flavours a data/simulation comparison splits by.
+CMS_DISCRIMINANTS = {"BvsL": ("b", ("light", "g")), "CvsB": ("c", ("b",)), "CvsL": ("c", ("light", "g"))}
+CMS_FLAVOURS = {"b": ("b",), "c": ("c",), "udsg": ("light", "g")}
+
+
+def cms_discriminant(prob: np.ndarray, names: list[str], name: str) -> np.ndarray:
+    """p_sig / (p_sig + Σ p_bkg) of CMS_DISCRIMINANTS[name] from class probabilities."""
+    sig, bkgs = CMS_DISCRIMINANTS[name]
+    s = prob[:, names.index(sig)]
+    b = sum(prob[:, names.index(k)] for k in bkgs)
+    return s / np.maximum(s + b, 1e-12)
+
+
+def cms_aucs(logits, labels, names) -> dict:
+    """AUC of each CMS discriminant, its signal class against its background classes."""
+    from sklearn.metrics import roc_auc_score
+
+    names = [str(n) for n in names]
+    prob = probabilities(logits)
+    out = {}
+    for name, (sig, bkgs) in CMS_DISCRIMINANTS.items():
+        keep = np.isin(labels, [names.index(k) for k in (sig, *bkgs)])
+        truth = labels[keep] == names.index(sig)
+        ok = truth.any() and not truth.all()
+        out[name] = float(roc_auc_score(truth, cms_discriminant(prob[keep], names, name))) if ok else None
+    return out
+
+
+def js_divergence(a: np.ndarray, b: np.ndarray, bins: int = 20) -> float:
+    """Jensen–Shannon divergence (base 2: 0 same shape, 1 disjoint) of two samples in [0, 1], histogrammed."""
+    from scipy.spatial.distance import jensenshannon
+
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ha, hb = np.histogram(a, edges)[0].astype(np.float64), np.histogram(b, edges)[0].astype(np.float64)
+    if ha.sum() == 0 or hb.sum() == 0:
+        return float("nan")
+    return float(jensenshannon(ha, hb, base=2) ** 2)
