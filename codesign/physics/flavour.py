@@ -95,12 +95,15 @@ def cms_aucs(logits, labels, names) -> dict:
     return out
 
 
-def js_divergence(a: np.ndarray, b: np.ndarray, bins: int = 20) -> float:
-    """Jensen–Shannon divergence (base 2: 0 same shape, 1 disjoint) of two samples in [0, 1], histogrammed."""
+def js_divergence(a: np.ndarray, ref: np.ndarray, bins: int = 20) -> float:
+    """Jensen–Shannon divergence (base 2: 0 same shape, 1 disjoint) of sample `a` and sample `ref`, histogrammed
+    in `bins` bins of equal population in `ref` (its quantiles; tied edges merge), so that a discriminant
+    crowded near 0 or 1 is still resolved."""
     from scipy.spatial.distance import jensenshannon
 
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ha, hb = np.histogram(a, edges)[0].astype(np.float64), np.histogram(b, edges)[0].astype(np.float64)
-    if ha.sum() == 0 or hb.sum() == 0:
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    if len(a) == 0 or len(ref) == 0:
         return float("nan")
-    return float(jensenshannon(ha, hb, base=2) ** 2)
+    edges = np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+    ha, hr = (np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1) for v in (a, ref))
+    return float(jensenshannon(ha.astype(np.float64), hr.astype(np.float64), base=2) ** 2)
