@@ -26,15 +26,35 @@ def test_cards_without_the_new_fields_keep_their_keys():
     """Absent [training.adversarial] and data.mismodel = "none" are not in the dump, so not in the key."""
     for f in sorted((REPO / "models").glob("*.toml")):
         card = load_card(f)
-        for preset in (None, *card.presets):
+        for preset in (None, *(p for p in card.presets if p != "adversarial")):
             c = card.with_preset(preset)
             dump = c.model_dump(mode="json")
             assert "adversarial" not in dump["training"] and "mismodel" not in dump["data"], f.name
+    adv_preset = load_card(REPO / "models" / "flavour_part.toml").with_preset("adversarial")
+    assert adv_preset.training.adversarial.epsilon > 0 and adv_preset.kind.adversarial
     c = _deepjet_card()
     assert c.with_overrides({"data.mismodel": "none", "training.adversarial": None}).key() == c.key()
     data, adv = c.with_overrides({"data.mismodel": "data"}), c.with_overrides({"training.adversarial": ADV})
     assert len({c.key(), data.key(), adv.key()}) == len({c.train_key(), data.train_key(), adv.train_key()}) == 3
     assert adv.training.adversarial.epsilon == 0.05 and data.data.mismodel == "data"
+
+
+def test_committed_bench_points_keep_their_keys():
+    """The float and L1 points of reports/bench/flavour.json, rebuilt from their cards, have the keys recorded there."""
+    import json
+
+    from codesign.bench.flavour import _point
+
+    r = json.loads((REPO / "reports" / "bench" / "flavour.json").read_text())
+    data, floats = {"n_events": r["data"]["n_events_per_sample"]}, {"epochs": r["float_epochs"]}
+    for p in r["float"].values():
+        assert _point(str(REPO / p["card"]), {"data": data, "training": floats}).key == p["key"]
+    for p in r["l1"]:
+        model = {"n_candidates": p["n"], "heads": p["heads"], "embed": p["embed"], "head_dim": p["head_dim"]}
+        if p["form"] != "pairwise":
+            continue
+        ov = {"data": data, "model": model, "training": {"epochs": r["l1_epochs"]}}
+        assert _point(str(REPO / "models" / "flavour_l1.toml"), ov).key == p["key"]
 
 
 def test_bad_adversarial_settings_name_the_field(tmp_path):
