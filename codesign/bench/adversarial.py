@@ -19,7 +19,9 @@ Figures (CMS's discriminants BvsL, CvsB, CvsL, with L = udsg; physics/flavour.py
       jets of both samples resampled); the adversarial - nominal difference with a paired bootstrap error
       (the same resampled jets for both models);
   js_cells_improved: cells where the adversarial model's JS is below the nominal one's by more than one
-      standard deviation of that difference (of the first kind in --kinds; every kind's in "models").
+      standard deviation of that difference (of the first kind in --kinds; every kind's in "models");
+  js_floor: JS between two random halves of the simulation jets, scaled to the sizes of simulation and
+      "data" (x (1/N_sim + 1/N_data) N_sim / 4): the JS that statistics alone give.
 Truth labels of "data" are known here (it is simulation too); real data would need tag-and-probe regions.
 Writes reports/bench/adversarial.json and adversarial.md.
 """
@@ -138,6 +140,18 @@ def bench_kind(kind: str, args, progress=print) -> dict:
             reps[w].append(_js_cells(models[w]["sim"], y_sim, models[w]["data"], y_data, names, args.bins, i_s, i_d))
         an, aa = (cms_aucs(models[w]["logits_sim"][i_s], y_sim[i_s], names) for w in ("nominal", "adversarial"))
         auc_diff.append([an[k] - aa[k] for k in CMS_DISCRIMINANTS])
+    # The statistical floor: JS between two random halves of the simulation jets (the same shape), scaled from
+    # two samples of N/2 to samples of the simulation's and data's sizes (a small JS of same-shape samples
+    # grows as 1/N1 + 1/N2), per flavour.
+    half = rng.permutation(len(y_sim))
+    a, b = half[: len(half) // 2], half[len(half) // 2 :]
+    n_s, n_d = (
+        [np.isin(y, [names.index(c) for c in cl]).sum() for cl in CMS_FLAVOURS.values()] for y in (y_sim, y_data)
+    )
+    to_sizes = np.array([(1 / ns + 1 / nd) * ns / 4 for ns, nd in zip(n_s, n_d)])[:, None]
+    floor = {w: to_sizes * _js_cells({k: v[a] for k, v in models[w]["sim"].items()}, y_sim[a],
+                                     {k: v[b] for k, v in models[w]["sim"].items()}, y_sim[b], names, args.bins)
+             for w in models}  # fmt: skip
     err = {w: np.std(reps[w], axis=0, ddof=1) for w in models}
     diff = js["adversarial"] - js["nominal"]
     diff_err = np.std(np.array(reps["adversarial"]) - np.array(reps["nominal"]), axis=0, ddof=1)
@@ -149,6 +163,7 @@ def bench_kind(kind: str, args, progress=print) -> dict:
     return {
         "card": CARDS[kind], "label": LABELS[kind], "models": out,
         "js": {w: _table(js[w]) for w in js}, "js_err": {w: _table(err[w]) for w in err},
+        "js_floor": {w: _table(floor[w]) for w in floor},
         "js_diff": _table(diff), "js_diff_err": _table(diff_err),
         "js_improved": {f: {d: bool(v) for d, v in row.items()} for f, row in _table(improved).items()},
         "js_cells_improved": int(improved.sum()), "js_cells_lower": int((diff < 0).sum()),
@@ -258,6 +273,9 @@ Discriminants: {s["discriminants"]}. JS: {s["js"]}, {s["bins"]} bins; errors: {s
                     f"{m['sizes']['sim'][f]} / {m['sizes']['data'][f]} |"
                 )
         js = "\n".join(rows)
+        fl = m["js_floor"]
+        floor = "; ".join(f"{f} {d} {fl['nominal'][f][d]:.5f} / {fl['adversarial'][f][d]:.5f}" for f in fl["nominal"]
+                          for d in fl["nominal"][f])  # fmt: skip
         parts.append(f"""
 ## {m["label"]} ({m["card"]}, {m["n_train"]} training jets)
 
@@ -275,6 +293,10 @@ improved beyond 1σ, {m["js_cells_lower"]} of 9 lower at all.
 | flavour | discriminant | nominal training | adversarial training | adversarial − nominal | improved | jets sim / data |
 |---|---|---|---|---|---|---|
 {js}
+
+Statistical floor (JS between two random halves of the simulation test jets, scaled to the sizes compared;
+nominal / adversarial model):
+{floor}.
 """)
     return "".join(parts)
 
