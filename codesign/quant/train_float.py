@@ -67,8 +67,9 @@ def fit(model, x, labels, n_classes, epochs, batch_size, lr, seed, progress=Fals
                 pick = np.arange(len(b)) if adversarial.fraction == 1.0 else np.flatnonzero(
                     arng.random(len(b)) < adversarial.fraction)  # fmt: skip
                 xb = xb.clone()
-                xb[pick] = fgsm(model, loss_fn, xb[pick], yt[b][pick], adversarial.epsilon, scale,
-                                torch.from_numpy(perturbable(x[b[pick]])))  # fmt: skip
+                if len(pick):
+                    xb[pick] = fgsm(model, loss_fn, xb[pick], yt[b][pick], adversarial.epsilon, scale,
+                                    torch.from_numpy(perturbable(x[b[pick]])))  # fmt: skip
             opt.zero_grad()
             loss = loss_fn(model(xb), yt[b])
             loss.backward()
