@@ -281,7 +281,7 @@ Discriminants: {s["discriminants"]}. JS: {s["js"]}, {s["bins"]} bins; errors: {s
 
 AUC on simulation test jets: nominal inputs, then under FGSM (BvsL / CvsB / CvsL) at ε = {", ".join(eps)}.
 
-| training | BvsL | CvsB | CvsL | {" | ".join(f"FGSM ε={e}" for e in eps)} | train [s] |
+| training | BvsL | CvsB | CvsL | {" | ".join(f"FGSM ε={e}" for e in eps)} | train [s, wall, shared cores] |
 |---|---|---|---|{"---|" * len(eps)}---|
 {auc}
 
