@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, ValidationError, model_va
 
 from . import kinds
 from .errors import CodesignError
-from .spec import Strict
+from .spec import Strict, keyless_default
 
 TRAIN_SECTIONS = ("data", "model", "precision", "training", "pruning")
 
@@ -47,11 +47,30 @@ class PrecisionSpec(Strict):
     beta: float = Field(1e-5, ge=0.0, description="HGQ2 EBOPs regularisation strength (trainable only)")
 
 
+class AdversarialSpec(Strict):
+    """[training.adversarial]: FGSM adversarial training (codesign/quant/adversarial.py), for kinds that have it."""
+
+    method: Literal["fgsm"] = Field("fgsm", description="fast gradient sign method (Goodfellow et al. 2015)")
+    epsilon: float = Field(0.01, ge=0.0, description="step size, in units of `scale`; 0 reproduces nominal training")
+    scale: Literal["std"] = Field("std", description="per feature: its std over the training set's real entries")
+    fraction: float = Field(1.0, gt=0.0, le=1.0, description="fraction of each batch replaced by its FGSM version")
+    warmup_epochs: int = Field(0, ge=0, description="nominal epochs before adversarial batches start")
+
+
 class TrainingSpec(Strict):
     epochs: int = Field(40, ge=1)
     batch_size: int = Field(512, ge=1)
     learning_rate: float = Field(3e-3, gt=0.0)
     seed: int = 1
+    # Absent (None) from a card's key, so cards without it keep theirs (spec.keyless_default).
+    adversarial: AdversarialSpec | None = keyless_default(None, description="FGSM adversarial training")
+
+    @model_validator(mode="after")
+    def _warmup_within_epochs(self):
+        if self.adversarial is not None and self.adversarial.warmup_epochs >= self.epochs:
+            raise _SectionError(("adversarial", "warmup_epochs"), f"must be below training.epochs ({self.epochs}): "
+                                f"no epoch would be adversarial (got {self.adversarial.warmup_epochs})")  # fmt: skip
+        return self
 
 
 class PruningSpec(Strict):
@@ -151,6 +170,10 @@ class Card(Strict):
     @model_validator(mode="after")
     def _consistent(self):
         """The kind's checks across sections, which field validation cannot see."""
+        if self.training.adversarial is not None and not self.kind.adversarial:
+            have = ", ".join(n for n in kinds.names() if kinds.get(n).adversarial) or "none"
+            raise _SectionError(("training", "adversarial"), f"model kind '{self.model.kind}' has no adversarial "
+                                f"training (kinds that have it: {have}); remove [training.adversarial]")  # fmt: skip
         problem = self.kind.check(self) if self.kind.check else None
         if problem:
             raise _SectionError(tuple(problem[0].split(".")), problem[1])

@@ -32,6 +32,24 @@ Secondary vertices (up to MAX_SVS per jet, by flight-distance significance), SV_
   tracks (true momenta), plus the track count, ΔR to the jet axis and energy fraction in the jet.
 The file is deterministic: every chunk of events is an independent Pythia run seeded from
 (seed, sample, chunk), and the smearing is seeded the same way.
+
+Mis-modelled "data" (`mismodel = "data"`, `codesign data flavour --mismodel data`): a stand-in for
+collision data, to measure data/simulation differences of a tagger trained on the nominal sample.
+Every shift is in MISMODEL["data"] (and so in the file's name hash and attributes):
+  tune            Pythia `Tune:pp = 21` (ATLAS A14, NNPDF2.3 LO) instead of the default Monash 2013
+                  (14): different showers, MPI and hadronisation (fragmentation, multiplicities).
+  ip_resolution   d0 and z0 smeared with 1.2x the nominal σ, and a non-Gaussian tail: 5% of charged
+                  candidates with 4x that σ (mis-measured tracks); the significances still divide
+                  by the nominal σ, as a reconstruction that assumes the simulated resolution does.
+  track_eff       each charged candidate is lost with probability 3% (track efficiency 0.97 of the
+                  simulation's): it disappears from the candidates and from the SV finding.
+  sv_eff          each found secondary vertex is lost with probability 7%.
+  neutral_scale   neutral (calorimeter) candidates' pT and E x 1.05 (a calorimeter energy scale).
+  jet_scale       jet pT, E and mass x 1.02 (jet energy scale; the jet selection stays on the unscaled
+                  pT, so the same jets are selected as in simulation for the same events).
+The "data" sample is seeded apart from the simulation of the same `seed` (the variant name joins the
+per-chunk seeds), so the two share no events. The default (`mismodel = "none"`) is the nominal
+simulation, and its file name hash is what it was before the variant existed.
 """
 
 from __future__ import annotations
@@ -57,7 +75,7 @@ from codesign.data.generation import (
 )
 from codesign.errors import CodesignError
 from codesign.paths import atomic_file
-from codesign.spec import Strict
+from codesign.spec import Strict, keyless_default
 
 
 class Spec(Strict):
@@ -67,6 +85,10 @@ class Spec(Strict):
     n_events: int = Field(5000, ge=1, description="Pythia events per sample (ttbar, QCD)")
     test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
     seed: int = 1
+    # Not in a card's key while "none": nominal cards keep the keys they had (spec.keyless_default).
+    mismodel: Literal["none", "data"] = keyless_default(
+        "none", description='"data": the mis-modelled stand-in for collision data (module docstring)'
+    )
 
 
 GENERATOR_VERSION = 1
@@ -98,47 +120,68 @@ SETTINGS = {
     "sv_min_l3d_sig": 3.0,
     "chunk_events": 200,
 }
+# The mis-modelled "data" variant (module docstring); "none" is the nominal simulation.
+MISMODEL = {
+    "data": {
+        "pythia": ["Tune:pp = 21"],
+        "ip_resolution_scale": 1.2,
+        "ip_tail_fraction": 0.05,
+        "ip_tail_scale": 4.0,
+        "track_efficiency": 0.97,
+        "sv_efficiency": 0.93,
+        "neutral_energy_scale": 1.05,
+        "jet_energy_scale": 1.02,
+    }
+}
+MISMODELS = ("none", *MISMODEL)
 _NEUTRINOS = (12, 14, 16)
 
 
 # ----------------------------------------------------------------------------- public API
 
 
-def dataset_path(n_events: int, seed: int) -> Path:
-    _check(n_events, seed)
-    return cache_path("flavour", {**_meta(n_events, seed), "settings": SETTINGS})
+def dataset_path(n_events: int, seed: int, mismodel: str = "none") -> Path:
+    _check(n_events, seed, mismodel)
+    return cache_path("flavour", _key(n_events, seed, mismodel))
 
 
-def generate(n_events: int, seed: int = 1, workers: int = 2, progress: bool = True) -> Path:
-    """Generate (or reuse) the data set: `n_events` per sample; returns the HDF5 path."""
-    path = dataset_path(n_events, seed)
+def generate(n_events: int, seed: int = 1, workers: int = 2, progress: bool = True, mismodel: str = "none") -> Path:
+    """Generate (or reuse) the data set: `n_events` per sample; returns the HDF5 path.
+
+    `mismodel="data"` gives the mis-modelled stand-in for collision data (module docstring).
+    """
+    path = dataset_path(n_events, seed, mismodel)
     if path.exists():
         return path
     tasks = []
+    variant = () if mismodel == "none" else (mismodel,)  # "data" shares no seed with the simulation
     for sample in SETTINGS["samples"]:
         for c, start in enumerate(range(0, n_events, SETTINGS["chunk_events"])):
-            tasks.append(
-                (sample, c, min(SETTINGS["chunk_events"], n_events - start), derived_seed("flavour", seed, sample, c))
-            )
-    chunks = run_chunks(_chunk, tasks, workers, [("flavour events", sum(t[2] for t in tasks))], progress)
+            n = min(SETTINGS["chunk_events"], n_events - start)
+            tasks.append((sample, c, n, derived_seed("flavour", seed, sample, c, *variant), mismodel))
+    what = "flavour events" + ("" if mismodel == "none" else f' ("{mismodel}")')
+    chunks = run_chunks(_chunk, tasks, workers, [(what, sum(t[2] for t in tasks))], progress)
     arrays = assemble(chunks, seed)
     names = {"class_names": CLASS_NAMES, "candidate_names": CANDIDATE_NAMES, "sv_names": SV_NAMES, "jet_names": JET_NAMES,
              "sample_names": list(SETTINGS["samples"])}  # fmt: skip
     with atomic_file(path) as tmp:
-        write_h5(tmp, arrays, {**_meta(n_events, seed), "settings": SETTINGS, **names})
+        write_h5(tmp, arrays, {**_key(n_events, seed, mismodel), **names})
     return path
 
 
 def from_spec(spec) -> Path:
-    return generate(spec.n_events, seed=spec.seed)
+    return generate(spec.n_events, seed=spec.seed, mismodel=spec.mismodel)
 
 
 def add_cli(p) -> None:
     add_size_cli(p, PRESETS, "n_events", "events per sample")
+    p.add_argument("--mismodel", choices=MISMODELS, default="none",
+                   help='"data": the mis-modelled stand-in for collision data (shifts in codesign/data/flavour.py)')  # fmt: skip
 
 
 def from_cli(args) -> Path:
-    return generate(size_from_cli(args, PRESETS, "n_events"), seed=args.seed, workers=args.workers)
+    return generate(size_from_cli(args, PRESETS, "n_events"), seed=args.seed, workers=args.workers,
+                    mismodel=args.mismodel)  # fmt: skip
 
 
 def load(path) -> dict:
@@ -154,8 +197,16 @@ def load(path) -> dict:
 # ----------------------------------------------------------------------------- orchestration
 
 
-def _check(n_events, seed):
+def _check(n_events, seed, mismodel="none"):
     check_ints("flavour", ("n_events", n_events, 1), ("seed", seed, 0))
+    if mismodel not in MISMODELS:
+        raise CodesignError(f"flavour: mismodel must be one of {', '.join(MISMODELS)}, got {mismodel!r}")
+
+
+def _key(n_events, seed, mismodel):
+    """What the file's name hashes and its attributes hold; the nominal key is the one from before the variant."""
+    key = {**_meta(n_events, seed), "settings": SETTINGS}
+    return key if mismodel == "none" else {**key, "mismodel": {"name": mismodel, **MISMODEL[mismodel]}}
 
 
 def _meta(n_events, seed):
@@ -174,15 +225,16 @@ def _chunk(task, report) -> dict:
         return _generate(*task, report)
 
 
-def _generate(sample, chunk, n_events, pythia_seed, report) -> dict:
-    pythia = new_pythia([*SETTINGS["pythia_common"], *SETTINGS["samples"][sample]], pythia_seed, "flavour",
-                        f"sample {sample}")  # fmt: skip
+def _generate(sample, chunk, n_events, pythia_seed, mismodel, report) -> dict:
+    mis = MISMODEL.get(mismodel)
+    settings = [*SETTINGS["pythia_common"], *SETTINGS["samples"][sample], *(mis["pythia"] if mis else [])]
+    pythia = new_pythia(settings, pythia_seed, "flavour", f"sample {sample}")
     charge_of = ChargeTable(pythia)
     rng = np.random.default_rng(pythia_seed)
     rows = []
     for start in range(0, n_events, 100):
         n = min(100, n_events - start)
-        rows += _jets(pythia.nextBatch(n, 10.0), charge_of, rng)
+        rows += _jets(pythia.nextBatch(n, 10.0), charge_of, rng, mis)
         report(0, n)
     s = list(SETTINGS["samples"]).index(sample)
     if not rows:
@@ -202,8 +254,8 @@ def _flavour_of_hadron(ida: np.ndarray) -> np.ndarray:
     return np.maximum((ida // 100) % 10, (ida // 1000) % 10) * (ida > 100)
 
 
-def _jets(events, charge_of, rng) -> list[dict]:
-    """Cluster, label and describe the jets of a batch of events (one dict per kept jet)."""
+def _jets(events, charge_of, rng, mis=None) -> list[dict]:
+    """Cluster, label and describe the jets of a batch of events (one dict per kept jet); `mis`: MISMODEL entry."""
     import awkward as ak
     import fastjet
 
@@ -259,7 +311,7 @@ def _jets(events, charge_of, rng) -> list[dict]:
             cons = np.asarray(index[ev][j], np.int64) + vis_start[ev]
             cidx = vis_idx[cons]
             out.append(
-                _describe(cidx, (jpx, jpy, jpz, je, jpt, jeta, jphi), flat, pt, eta, phi, pid, charge_of, rng)
+                _describe(cidx, (jpx, jpy, jpz, je, jpt, jeta, jphi), flat, pt, eta, phi, pid, charge_of, rng, mis)
                 | {"labels": label}
             )
     return out
@@ -277,11 +329,14 @@ def _label(near, hf, had, parton, ida, pt):
     return 3 if ida[lead] == 21 else 2
 
 
-def _describe(cidx, jet, flat, pt, eta, phi, pid, charge_of, rng) -> dict:
-    """Candidate and SV arrays of one jet (padded), plus its kinematics."""
+def _describe(cidx, jet, flat, pt, eta, phi, pid, charge_of, rng, mis=None) -> dict:
+    """Candidate and SV arrays of one jet (padded), plus its kinematics; `mis` shifts them (module docstring)."""
     jpx, jpy, jpz, je, jpt, jeta, jphi = jet
     cidx = cidx[np.argsort(-pt[cidx], kind="stable")]
     q = charge_of(pid[cidx])
+    if mis:  # lost tracks: gone from the candidates and from the vertex finding
+        keep = (q == 0) | (rng.random(len(cidx)) < mis["track_efficiency"])
+        cidx, q = cidx[keep], q[keep]
     cpt = pt[cidx]
     x, y, z = flat["x"][cidx], flat["y"][cidx], flat["z"][cidx]
     ux, uy = flat["px"][cidx] / cpt, flat["py"][cidx] / cpt
@@ -294,22 +349,29 @@ def _describe(cidx, jet, flat, pt, eta, phi, pid, charge_of, rng) -> dict:
     a, b = SETTINGS["z0_res_um"]
     sz0 = 1e-3 * np.sqrt(a**2 + (b / cpt) ** 2)
     charged = q != 0
-    d0m = np.where(charged, d0 + rng.normal(size=len(cidx)) * sd0, 0.0)
-    z0m = np.where(charged, z0 + rng.normal(size=len(cidx)) * sz0, 0.0)
-    cand = np.stack([cpt, flat["e"][cidx], eta[cidx] - jeta, wrap_phi(phi[cidx] - jphi), q, pid[cidx].astype(np.float64),
+    widen = 1.0
+    if mis:  # worse resolution than simulated, with a non-Gaussian tail; significances use the nominal σ
+        tail = rng.random(len(cidx)) < mis["ip_tail_fraction"]
+        widen = mis["ip_resolution_scale"] * np.where(tail, mis["ip_tail_scale"], 1.0)
+    d0m = np.where(charged, d0 + rng.normal(size=len(cidx)) * sd0 * widen, 0.0)
+    z0m = np.where(charged, z0 + rng.normal(size=len(cidx)) * sz0 * widen, 0.0)
+    energy_scale = np.where(charged, 1.0, mis["neutral_energy_scale"]) if mis else 1.0
+    cand = np.stack([cpt * energy_scale, flat["e"][cidx] * energy_scale, eta[cidx] - jeta, wrap_phi(phi[cidx] - jphi), q,
+                     pid[cidx].astype(np.float64),
                      d0m, z0m, np.where(charged, d0m / sd0, 0.0), np.where(charged, z0m / sz0, 0.0)], axis=1)  # fmt: skip
     n = min(len(cidx), MAX_CANDIDATES)
     cands = np.zeros((MAX_CANDIDATES, len(CANDIDATE_NAMES)), np.float32)
     cands[:n] = cand[:n]
     mask = np.zeros(MAX_CANDIDATES, bool)
     mask[:n] = True
-    svs, sv_mask = _svs(cidx[charged], flat, pt, jet, rng)
+    svs, sv_mask = _svs(cidx[charged], flat, pt, jet, rng, mis)
     m2 = je**2 - jpx**2 - jpy**2 - jpz**2
-    jetrow = np.array([jpt, jeta, jphi, np.sqrt(max(m2, 0.0)), len(cidx)], np.float32)
+    jes = mis["jet_energy_scale"] if mis else 1.0
+    jetrow = np.array([jpt * jes, jeta, jphi, np.sqrt(max(m2, 0.0)) * jes, len(cidx)], np.float32)
     return {"candidates": cands, "mask": mask, "svs": svs, "sv_mask": sv_mask, "jets": jetrow}
 
 
-def _svs(tracks, flat, pt, jet, rng):
+def _svs(tracks, flat, pt, jet, rng, mis=None):
     """Truth vertices of >= 2 displaced charged tracks of the jet, smeared (module docstring)."""
     jpx, jpy, jpz, je, jpt, jeta, jphi = jet
     out = np.zeros((MAX_SVS, len(SV_NAMES)), np.float32)
@@ -322,6 +384,7 @@ def _svs(tracks, flat, pt, jet, rng):
     keys, inverse = np.unique(np.round(pos, 9), axis=0, return_inverse=True)
     rows = []
     sxy, s3 = (v * 1e-3 for v in SETTINGS["sv_res_um"])
+    jes = mis["jet_energy_scale"] if mis else 1.0
     for v in range(len(keys)):
         members = tracks[inverse.ravel() == v]
         if len(members) < 2:
@@ -336,7 +399,9 @@ def _svs(tracks, flat, pt, jet, rng):
         dr = np.hypot(seta - jeta, wrap_phi(sphi - jphi))
         if abs(l3d) / s3 < SETTINGS["sv_min_l3d_sig"]:  # a vertex finder would not resolve it from the PV
             continue
-        rows.append([lxy, l3d, lxy / sxy, l3d / s3, mass, len(members), spt, dr, p4[3] / je])
+        if mis and rng.random() >= mis["sv_efficiency"]:  # "data": a vertex the finder loses
+            continue
+        rows.append([lxy, l3d, lxy / sxy, l3d / s3, mass, len(members), spt, dr, p4[3] / (je * jes)])
     if not rows:
         return out, mask
     rows = np.array(rows)

@@ -51,6 +51,8 @@ class ModelKind:
     dense: bool = False
     # Keras layer classes its models use beyond hls/csim.BASE_LAYERS, seen bit-exact in hls4ml and da4ml.
     layers: frozenset[str] = frozenset()
+    # Its trainer takes a card's [training.adversarial] (FGSM adversarial training); else the card is refused.
+    adversarial: bool = False
     summary: str = ""
 
     @property

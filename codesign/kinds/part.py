@@ -25,12 +25,12 @@ class Spec(Strict):
 
 
 def float_kind(name: str, spec: type, summary: str) -> ModelKind:
-    """A float offline flavour tagger (this one, DeepJet-like): data, train (torch + ONNX), report."""
+    """A float offline flavour tagger (this one, DeepJet-like): data, train (torch + ONNX, FGSM adversarial training), report."""
     return ModelKind(
         name=name, spec=spec, dataset=flavour, trainers={"torch": lazy("codesign.quant.train_float", "train")},
         figures=common.FLAVOUR_FIGURES, figures_of=common.flavour_figures, physics=common.flavour_physics,
         ports=lambda card, train: "", report=lazy("codesign.report.sections", "flavour"), stages=OFFLINE_STAGES,
-        summary=summary,
+        adversarial=True, summary=summary,
     )  # fmt: skip
 
 

@@ -65,3 +65,45 @@ def flavour_metrics(logits, labels, names, jet_pt) -> dict:
         out["mistag_light"][key] = rows
     out["counts"] = {n: int((labels == i).sum()) for i, n in enumerate(names)}
     return out
+
+
+# CMS's DeepJet discriminants (L = udsg), and the jet flavours a data/simulation comparison splits by.
+CMS_DISCRIMINANTS = {"BvsL": ("b", ("light", "g")), "CvsB": ("c", ("b",)), "CvsL": ("c", ("light", "g"))}
+CMS_FLAVOURS = {"b": ("b",), "c": ("c",), "udsg": ("light", "g")}
+
+
+def cms_discriminant(prob: np.ndarray, names: list[str], name: str) -> np.ndarray:
+    """p_sig / (p_sig + Σ p_bkg) of CMS_DISCRIMINANTS[name] from class probabilities."""
+    sig, bkgs = CMS_DISCRIMINANTS[name]
+    s = prob[:, names.index(sig)]
+    b = sum(prob[:, names.index(k)] for k in bkgs)
+    return s / np.maximum(s + b, 1e-12)
+
+
+def cms_aucs(logits, labels, names) -> dict:
+    """AUC of each CMS discriminant, its signal class against its background classes."""
+    from sklearn.metrics import roc_auc_score
+
+    names = [str(n) for n in names]
+    prob = probabilities(logits)
+    out = {}
+    for name, (sig, bkgs) in CMS_DISCRIMINANTS.items():
+        keep = np.isin(labels, [names.index(k) for k in (sig, *bkgs)])
+        truth = labels[keep] == names.index(sig)
+        ok = truth.any() and not truth.all()
+        out[name] = float(roc_auc_score(truth, cms_discriminant(prob[keep], names, name))) if ok else None
+    return out
+
+
+def js_divergence(a: np.ndarray, ref: np.ndarray, bins: int = 20) -> float:
+    """Jensen–Shannon divergence (base 2: 0 same shape, 1 disjoint) of sample `a` and sample `ref`, histogrammed
+    in `bins` bins of equal population in `ref` (its quantiles; tied edges merge), so that a discriminant
+    crowded near 0 or 1 is still resolved."""
+    from scipy.spatial.distance import jensenshannon
+
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    if len(a) == 0 or len(ref) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+    ha, hr = (np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1) for v in (a, ref))
+    return float(jensenshannon(ha.astype(np.float64), hr.astype(np.float64), base=2) ** 2)

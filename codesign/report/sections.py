@@ -39,6 +39,10 @@ def flavour(point, train: dict, ref: dict, out: Path) -> Section:
     from .flavour_plots import roc_panels
 
     s = classifier(point, train, ref, out)
+    adv = train.get("adversarial")  # [training.adversarial] of a float tagger (quant/adversarial.py)
+    if adv:
+        s.rows.append(("training", f"adversarial ({adv['method'].upper()}, ε = {adv['epsilon']:g} × {adv['scale']}, "
+                                   f"fraction {adv['fraction']:g}, warm-up {adv['warmup_epochs']} epochs)"))  # fmt: skip
     for name, auc in train["flavour"]["auc"].items():
         s.rows.append((f"ROC AUC {name.replace('_', ' ')}", "n/a" if auc is None else f"{auc:.4f}"))
     for eff, bins in train["flavour"]["mistag_light"].items():  # per jet-pT bin [GeV]

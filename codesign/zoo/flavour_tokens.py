@@ -5,13 +5,15 @@ One tensor per jet, (T, C) with T = N candidates then S secondary vertices, C = 
   [8, 18)   SV features (SV_FEATURES; last one = exists), 0 on candidate rows
   [18, 22)  raw candidate kinematics pt [GeV], e [GeV], Δη, Δφ (for ParT's pair features), 0 on SV rows
 One input keeps the ONNX hand-over (codesign/interchange.py) a single-tensor graph.
+Columns an adversarial step may move (quant/adversarial.py): the continuous ones (CONTINUOUS) of
+real tokens only (`perturbable`); charge, is-lepton, the SV track count and the exists flags are not.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .flavour_inputs import particle_features
+from .flavour_inputs import PARTICLE_FEATURES, particle_features
 
 N_PARTICLE = 8
 SV_FEATURES = ["lxy", "l3d", "lxy_sig", "l3d_sig", "mass", "ntracks", "pt_rel", "dr", "efrac", "exists"]
@@ -21,6 +23,22 @@ TOKEN_COLUMNS = N_PARTICLE + N_SV + N_KIN
 PART = slice(0, N_PARTICLE)
 SV = slice(N_PARTICLE, N_PARTICLE + N_SV)
 KIN = slice(N_PARTICLE + N_SV, TOKEN_COLUMNS)
+
+
+_INTEGER_LIKE = {"charge", "is_lepton", "exists", "ntracks"}
+# 1 for a continuous column: candidate features, SV features, raw candidate kinematics (in that order).
+CONTINUOUS = np.array(
+    [c not in _INTEGER_LIKE for c in (*PARTICLE_FEATURES, *SV_FEATURES, "pt", "e", "deta", "dphi")], np.float32
+)
+_ON_CANDIDATES = np.zeros(TOKEN_COLUMNS, np.float32)
+_ON_CANDIDATES[PART] = _ON_CANDIDATES[KIN] = 1.0
+
+
+def perturbable(x: np.ndarray) -> np.ndarray:
+    """(J, T, C) float32: 1 on continuous features of real candidates (their columns) and real SVs (theirs)."""
+    cand = x[..., N_PARTICLE - 1 : N_PARTICLE] > 0
+    sv = x[..., N_PARTICLE + N_SV - 1 : N_PARTICLE + N_SV] > 0
+    return (cand * _ON_CANDIDATES + sv * (1.0 - _ON_CANDIDATES)).astype(np.float32) * CONTINUOUS
 
 
 def sv_features(data: dict, n_sv: int) -> np.ndarray:
