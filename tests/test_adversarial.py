@@ -1,5 +1,7 @@
 """FGSM adversarial training and the mis-modelled "data" flavour variant: cards, keys, the attack, ε = 0."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -208,3 +210,20 @@ def test_data_shifts_on_prompt_tracks():
     assert none["tail"] < 1e-3 and data["tail"] > 0.01  # 5% of tracks with 4.8 σ: 1.5% beyond 5
     assert data["neutral_pt"] / none["neutral_pt"] == pytest.approx(mis["neutral_energy_scale"], rel=1e-3)
     assert data["jet_pt"] / none["jet_pt"] == pytest.approx(mis["jet_energy_scale"], rel=1e-4)
+
+
+@pytest.mark.pythia
+def test_a_tiny_adversarial_training_runs_end_to_end(tmp_path):
+    """The DeepJet-like card's tiny preset with [training.adversarial], through `codesign run`: data,
+    FGSM training, ONNX hand-over and the report that says how the tagger was trained."""
+    from conftest import REPO, codesign
+
+    text = (REPO / "models" / "flavour_deepjet.toml").read_text()
+    card = tmp_path / "adv.toml"
+    card.write_text(text + '\n[presets.tiny.training.adversarial]\nmethod = "fgsm"\nepsilon = 0.05\n')
+    codesign("run", card, "--preset", "tiny", home=tmp_path)
+    train_dir = next((tmp_path / "build" / "train").glob("flavour_deepjet-*"))
+    metrics = json.loads((train_dir / "metrics.json").read_text())
+    assert metrics["adversarial"]["epsilon"] == 0.05 and metrics["onnxruntime_max_abs_diff"] < 1e-3
+    page = next((tmp_path / "reports").glob("flavour_deepjet-*")).joinpath("index.html").read_text()
+    assert "adversarial (FGSM, ε = 0.05" in page

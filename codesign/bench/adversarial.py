@@ -160,8 +160,13 @@ def bench_kind(kind: str, args, progress=print) -> dict:
     drop_err = dict(zip(CMS_DISCRIMINANTS, np.std(auc_diff, axis=0, ddof=1).tolist()))
     sizes = {"sim": {f: int(np.isin(y_sim, [names.index(c) for c in cl]).sum()) for f, cl in CMS_FLAVOURS.items()},
              "data": {f: int(np.isin(y_data, [names.index(c) for c in cl]).sum()) for f, cl in CMS_FLAVOURS.items()}}  # fmt: skip
+    from ..report.flavour_plots import discriminant_shapes
+
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    shapes = discriminant_shapes(models, y_sim, y_data, names, Path(args.out), f"adversarial_shapes_{kind}.png",
+                                 LABELS[kind])  # fmt: skip
     return {
-        "card": CARDS[kind], "label": LABELS[kind], "models": out,
+        "card": CARDS[kind], "label": LABELS[kind], "models": out, "shapes_png": shapes,
         "js": {w: _table(js[w]) for w in js}, "js_err": {w: _table(err[w]) for w in err},
         "js_floor": {w: _table(floor[w]) for w in floor},
         "js_diff": _table(diff), "js_diff_err": _table(diff_err),
@@ -288,7 +293,7 @@ AUC on simulation test jets: nominal inputs, then under FGSM (BvsL / CvsB / CvsL
 Nominal AUC drop (nominal − adversarial model, nominal inputs; paired bootstrap σ): {drop}.
 
 JS divergence between "data" and simulation discriminant shapes per true flavour: {m["js_cells_improved"]} of 9 cells
-improved beyond 1σ, {m["js_cells_lower"]} of 9 lower at all.
+improved beyond 1σ, {m["js_cells_lower"]} of 9 lower at all. Shapes and data/simulation ratios: `{m["shapes_png"]}`.
 
 | flavour | discriminant | nominal training | adversarial training | adversarial − nominal | improved | jets sim / data |
 |---|---|---|---|---|---|---|
