@@ -27,10 +27,16 @@ def sigma_mu(model: BinnedModel):
     return torch.sqrt(torch.linalg.inv(h)[model.poi, model.poi])
 
 
+def profile(model: BinnedModel, data, fixed: dict[int, float], init=None):
+    """θ̂̂: the parameters that minimise -ln L(data) with `fixed` held, within pyhf's bounds."""
+    start = model.nominal_pars(1.0) if init is None else init
+    return minimize(lambda p: model.nll(p, data), start, fixed=fixed, bounds=model.bounds())
+
+
 def q0(model: BinnedModel):
     data = model.asimov(1.0)
     best = model.nominal_pars(1.0)
-    cond = minimize(lambda p: model.nll(p, data), best, fixed={model.poi: 0.0}, bounds=model.bounds())
+    cond = profile(model, data, {model.poi: 0.0}, best)
     return 2 * (model.nll(cond, data) - model.nll(best, data))
 
 
@@ -43,8 +49,7 @@ def discovery_z0(model: BinnedModel):
 def q_mu_asimov(model: BinnedModel, mu_test: float = 1.0):
     data = model.asimov(0.0)
     best = model.nominal_pars(0.0)
-    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(mu_test), fixed={model.poi: mu_test},
-                    bounds=model.bounds())  # fmt: skip
+    cond = profile(model, data, {model.poi: mu_test}, model.nominal_pars(mu_test))
     return 2 * (model.nll(cond, data) - model.nll(best, data))
 
 

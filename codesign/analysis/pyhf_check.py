@@ -66,8 +66,9 @@ def pyhf_sigma_mu(spec: dict, where: str = "workspace") -> float:
     import torch
 
     with _backend("pytorch", precision="64b"):
-        model = _model(workspace(spec, where))
-        data = torch.as_tensor(workspace(spec, where).data(model), dtype=torch.float64)
+        ws = workspace(spec, where)
+        model = _model(ws)
+        data = torch.as_tensor(ws.data(model), dtype=torch.float64)
         init = torch.as_tensor(model.config.suggested_init(), dtype=torch.float64)
         h = torch.autograd.functional.hessian(lambda p: -model.logpdf(p, data)[0], init)
         return float(torch.sqrt(torch.linalg.inv(h)[model.config.poi_index, model.config.poi_index]))
@@ -119,13 +120,12 @@ def compare(model: BinnedModel, where: str = "workspace") -> dict:
 
     The likelihood comparison holds whatever the optimisers do; Z₀ and CLs also compare pyhf's
     fits, which stop early on flat likelihoods (σ_μ of several): judge those where σ_μ < 1."""
-    from .fit import minimize
+    from .losses import profile
 
     ours, theirs = torch_figures(model), pyhf_figures(model, where)
     diff = {k: abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours}
     data = model.asimov(1.0).detach()
-    cond = minimize(lambda p: model.nll(p, data), model.nominal_pars(1.0).detach(), fixed={model.poi: 0.0},
-                    bounds=model.bounds()).detach()  # fmt: skip
+    cond = profile(model, data, {model.poi: 0.0}).detach()
     nll = float(model.nll(cond, data))
     diff["nll"] = abs(nll - pyhf_nll(model, cond, data, where)) / abs(nll)
     return {"torch": ours, "pyhf": theirs, "rel_diff": diff, "max_rel_diff": max(diff.values())}

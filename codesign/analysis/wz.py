@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CodesignError
 from . import losses, single_thread
 from .smooth import soft_cut, soft_window
 from .templates import Process, binned_model, effective_mc, hard_model, templates
@@ -86,7 +87,6 @@ def bin_width(model, bins: int):
 
 def selection(model, spec, bins: int):
     """(x, soft) -> (score, weight): the score cut (at the lowest edge) and the mass window."""
-    torch = _torch()
 
     def select(x, soft):
         score = model(x)
@@ -96,7 +96,7 @@ def selection(model, spec, bins: int):
             m = x[:, model.mass_index]
             lo, hi = model.window[0], model.window[1]
             keep = keep * (soft_window(m, lo, hi, spec.mass_temperature) if soft else ((m > lo) & (m < hi)).double())
-        return score, keep if torch.is_tensor(keep) else torch.as_tensor(keep)
+        return score, keep
 
     return select
 
@@ -126,7 +126,7 @@ def processes(data: dict, idx, spec) -> list[Process]:
         xs = x[mask]
         n = len(xs)
         if n == 0:
-            raise _error(f"no {name} jets in this split; generate more (data.n_per_class)")
+            raise CodesignError(f"analysis_wz: no {name} jets in this split; generate more (data.n_per_class)")
         up, down = xs.clone(), xs.clone()
         up[:, mi] *= 1 + spec.jms
         down[:, mi] *= 1 - spec.jms
@@ -142,22 +142,22 @@ def processes(data: dict, idx, spec) -> list[Process]:
     return out
 
 
-def _error(msg):
-    from ..errors import CodesignError
-
-    return CodesignError(f"analysis_wz: {msg}")
-
-
 # ----------------------------------------------------------------------------- judging
+
+
+def final_model(model, procs, spec, bins: int, systematics: bool, where: str):
+    """(binned model, merged bins, edges) of the final fit: this selection's hard cuts and histograms."""
+    edges = edges_of(model.cut.detach(), bins)
+    m, groups = hard_model(procs, selection(model, spec, bins), edges, spec.lumi_sigma, systematics,
+                           spec.min_background_mc, where)  # fmt: skip
+    return m, groups, edges
 
 
 def judge(model, procs, spec, bins: int, systematics: bool, where: str, check_pyhf: bool = False) -> dict:
     """Hard cuts and histograms: σ_μ, Z₀, CLs (and pyhf's, if asked) and the bins as merged."""
     from .pyhf_check import compare, torch_figures
 
-    edges = edges_of(model.cut.detach(), bins)
-    m, groups = hard_model(procs, selection(model, spec, bins), edges, spec.lumi_sigma, systematics,
-                           spec.min_background_mc, where)  # fmt: skip
+    m, groups, edges = final_model(model, procs, spec, bins, systematics, where)
     if check_pyhf:
         c = compare(m, where)
         return {**c["torch"], "pyhf": c["pyhf"], "rel_diff": c["rel_diff"], "pyhf_max_rel_diff": c["max_rel_diff"], "bins": groups,
@@ -168,12 +168,8 @@ def judge(model, procs, spec, bins: int, systematics: bool, where: str, check_py
 def sigma_hard(model, procs, spec, bins, systematics, where):
     """The final fit's σ_μ of this selection on `procs` (inf where the selection is degenerate)."""
     torch = _torch()
-    from ..errors import CodesignError
-
     try:
-        m, _ = hard_model(procs, selection(model, spec, bins), edges_of(model.cut.detach(), bins), spec.lumi_sigma,
-                          systematics, spec.min_background_mc, where)  # fmt: skip
-        return float(losses.sigma_mu(m).detach())
+        return float(losses.sigma_mu(final_model(model, procs, spec, bins, systematics, where)[0]).detach())
     except (CodesignError, torch.linalg.LinAlgError):  # a degenerate choice (all cut away): no candidate
         return float("inf")
 
@@ -241,7 +237,7 @@ def train_sigma_mu(model, train, val, spec, systematics: bool, progress: bool, l
             if progress:
                 print(f"{label} step {step + 1}/{spec.steps}: soft σ_μ {float(loss):.4f}, validation σ_μ {v:.4f}")
     model.load_state_dict(best[1])
-    return {**hist, "best_step": best[2] + 1, "val_sigma_mu": hist["val_sigma_mu"], "best_val_sigma_mu": best[0]}
+    return {**hist, "best_step": best[2] + 1, "best_val_sigma_mu": best[0]}
 
 
 def sparse_penalty(hists: dict, min_mc: int):
@@ -251,6 +247,11 @@ def sparse_penalty(hists: dict, min_mc: int):
     torch = _torch()
 
     return (torch.relu(1 - effective_mc(hists) / min_mc) ** 2).sum()
+
+
+def bins_of(name: str, grid: dict, spec) -> int:
+    """The score bins of a selection: (a)'s chosen on the grid, (b)'s and (c)'s the card's."""
+    return grid[name]["bins"] if name.startswith("a_") else spec.bins
 
 
 def variants():
@@ -289,17 +290,14 @@ def _train(card, data: dict, out: Path, progress: bool) -> dict:
             m.window = torch.nn.Parameter(torch.tensor(spec.mass_window, dtype=torch.float64))
         if sel == "a":
             record["grid"][name] = grid_choice(m, val, spec, syst)
-            bins = record["grid"][name]["bins"]
         else:
             record["sigma_mu_training"][name] = train_sigma_mu(m, tr, val, spec, syst, progress, name)
-            bins = spec.bins
-        v = judge(m, val, spec, bins, syst, f"analysis_wz validation {name}")
+        v = judge(m, val, spec, bins_of(name, record["grid"], spec), syst, f"analysis_wz validation {name}")
         v.pop("model")
         record["validation"][name] = {**v, "cut": float(m.cut.detach()), "window": None if m.window is None else
                                       [float(w) for w in m.window.detach()]}  # fmt: skip
         models[name] = m
-    torch.save({n: {"state_dict": m.state_dict(), "bins": record["validation"][n]["bins"]} for n, m in models.items()},
-               out / "selections.pt")  # fmt: skip
+    torch.save({n: {"state_dict": m.state_dict()} for n, m in models.items()}, out / "selections.pt")
     # The analyst's hand-over: (b)'s network as ONNX, checked in onnxruntime on the test jets.
     x_te = data["features"][idx["test"]]
     export = copy.deepcopy(models["b_syst"]).float()
@@ -350,8 +348,8 @@ def _fit(point, out: Path) -> dict:
     results, final = {}, None
     for name, m in models.items():
         syst = name.endswith("_syst")
-        bins = train_rec["grid"][name]["bins"] if name.startswith("a_") else spec.bins
-        r = judge(m, test, spec, bins, syst, f"{point.card.source}: {name}", check_pyhf=True)
+        r = judge(m, test, spec, bins_of(name, train_rec["grid"], spec), syst, f"{point.card.source}: {name}",
+                  check_pyhf=True)  # fmt: skip
         if name == "b_syst":
             final = r["model"]
         r.pop("model")
@@ -361,8 +359,8 @@ def _fit(point, out: Path) -> dict:
     impacts = impacts_of(final)
     plots = template_plots(final, out)
     ratio = {k: results[f"b_{k}"]["sigma_mu"] / results[f"a_{k}"]["sigma_mu"] for k in ("syst", "nosyst")}
-    bins_of = {n: len(results[n]["edges"]) - 1 for n in results}
-    spread = bootstrap(models, test, spec, bins_of, point.card.data.seed)
+    spread = bootstrap(models, test, spec, {n: bins_of(n, train_rec["grid"], spec) for n in models},
+                       point.card.data.seed)  # fmt: skip
     return {"test": results, "sigma_mu_ratio_syst": ratio["syst"], "sigma_mu_ratio_nosyst": ratio["nosyst"],
             "bootstrap": spread,
             "pyhf_max_rel_diff": max(r["pyhf_max_rel_diff"] for r in results.values()), "impacts": impacts,
@@ -375,7 +373,7 @@ def _fit(point, out: Path) -> dict:
 BOOTSTRAP = 50
 
 
-def bootstrap(models: dict, test: list, spec, bins_of: dict, seed: int) -> dict:
+def bootstrap(models: dict, test: list, spec, bins: dict, seed: int) -> dict:
     """The test set's own statistical spread: σ_μ of every selection and the (b)/(a) ratios on
     BOOTSTRAP replicas of the test jets (drawn with replacement, bins merged anew each time)."""
     torch = _torch()
@@ -384,7 +382,7 @@ def bootstrap(models: dict, test: list, spec, bins_of: dict, seed: int) -> dict:
     for _ in range(BOOTSTRAP):
         procs = [p.subset(torch.as_tensor(rng.integers(0, len(p.x), len(p.x)))) for p in test]
         for n, m in models.items():
-            draws[n].append(sigma_hard(m, procs, spec, bins_of[n], n.endswith("_syst"), "analysis_wz bootstrap"))
+            draws[n].append(sigma_hard(m, procs, spec, bins[n], n.endswith("_syst"), "analysis_wz bootstrap"))
     out = {n: {"std": float(np.std(v)), "median": float(np.median(v))} for n, v in draws.items()}
     for k in ("syst", "nosyst"):
         r = np.array(draws[f"b_{k}"]) / np.array(draws[f"a_{k}"])
@@ -398,8 +396,7 @@ def impacts_of(model) -> dict:
     """Post-fit constraint of each nuisance (Asimov: pulls are 0 by construction) and its impact on
     μ: the shift of μ̂ when the nuisance is fixed at ±1 post-fit σ and the rest refitted."""
     torch = _torch()
-    from ..errors import CodesignError
-    from .fit import grad_hess, minimize
+    from .fit import grad_hess
 
     data = model.asimov(1.0)
     best = model.nominal_pars(1.0).detach()
@@ -412,8 +409,7 @@ def impacts_of(model) -> dict:
         shifts = []
         for sign in (1, -1):
             try:
-                p = minimize(lambda q: model.nll(q, data), best, fixed={i: float(best[i]) + sign * sigma},
-                             bounds=model.bounds())  # fmt: skip
+                p = losses.profile(model, data, {i: float(best[i]) + sign * sigma}, best)
                 shifts.append(float(p[0].detach()) - 1.0)
             except CodesignError:  # a refit that does not converge has no impact to show
                 shifts.append(None)
