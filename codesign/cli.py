@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
             parse_reports(vendor)  # a bad folder or file fails here, before anything is redone
             force += tuple(s for s in ("estimate", "package", "report") if s in flow.plan((until,)))
-        flow.run(point, until=until, force=force)
+        # `run --until S`: every stage of the flow up to S (a verified point); `codesign S`: S and what it needs.
+        flow.run(point, until=until, force=force, targets=flow.through(point, until) if args.cmd == "run" else ())
         print(f"{point.name}-{point.key}: {until} done -> {point.stage_dir(until)}")
         return 0
     except CodesignError as e:

@@ -315,6 +315,11 @@ def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = No
     return [s for s in order if s in need]
 
 
+def through(point: Point, until: str) -> tuple[str, ...]:
+    """Every stage the point has, in flow order, up to and including `until` (() if it has no such stage)."""
+    return tuple(point.stages[: point.stages.index(until) + 1]) if until in point.stages else ()
+
+
 def run(
     point: Point, until: str = "report", force: tuple[str, ...] = (), targets: tuple[str, ...] = ()
 ) -> dict[str, dict]:
