@@ -7,10 +7,13 @@ in firmware settings), atomically: a folder that exists is complete, and is not 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,14 +220,20 @@ def stage_rtl(point: Point, out: Path) -> dict:
 
 
 def sim_max_vectors(point: Point, simulator: str) -> int | None:
-    """How many of the core's vectors `simulator` checks (None: all): Icarus the card's icarus_vectors."""
-    return point.card.firmware.icarus_vectors if simulator == "icarus" else None
+    """How many of the core's vectors `simulator` checks (None: all).
+
+    Verilator checks all of them. Icarus, the slow second opinion, checks the first
+    max(card's icarus_vectors, toggle cover): at least the prefix in which every port bit that
+    ever changes has taken both values (rtl/cosim.py: toggle_cover), whatever the card says.
+    """
+    if simulator != "icarus":
+        return None
+    from .rtl.cosim import toggle_cover
+
+    return max(point.card.firmware.icarus_vectors, toggle_cover(point.stage_dir("rtl")))
 
 
 def stage_cosim(point: Point, out: Path) -> dict:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     from .rtl.cosim import run_cosim
 
     core_dir = point.stage_dir("rtl")
@@ -282,6 +291,11 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
     return record
 
 
+# Stages `run` starts in a process of their own as soon as what they read exists, and collects when
+# a later stage needs them (or at the end): the HLS C-simulation (hls4ml's g++ compile, which also
+# changes the process's working directory) runs alongside the RTL stages, which share nothing with it.
+ALONGSIDE = ("hls",)
+
 # What each stage reads: `run` resolves these, so a sweep can ask for cost without co-simulation.
 NEEDS = {
     "data": (), "train": ("data",), "hls": ("train",), "rtl": ("train",), "cosim": ("rtl",),
@@ -296,9 +310,7 @@ def plan(targets: tuple[str, ...] | list[str], kind: kinds.ModelKind | None = No
     it that the kind has (package for L1 kinds; train, or a kind's own stage, for offline kinds).
     """
     order = list(kind.stages) if kind else STAGES
-    needs = {**NEEDS, **({s: st.needs for s, st in kind.extra_stages.items()} if kind else {})}
-    if kind:
-        needs["report"] = tuple(order[: order.index("report")][-1:]) if "report" in order else ()
+    needs = _needs(kind)
     need: set[str] = set()
 
     def add(stage: str) -> None:
@@ -328,7 +340,34 @@ def run(
         if t in STAGES and t not in point.stages:
             raise CodesignError(f"{point.card.source or point.name}: stage '{t}' does not apply: model kind "
                                 f"'{point.kind.name}' ({point.kind.summary}) has the stages {', '.join(point.stages)}")  # fmt: skip
-    records = {}
-    for stage in plan(targets or (until,), point.kind):
-        records[stage] = run_stage(point, stage, force=stage in force)
-    return records
+    order, needs = plan(targets or (until,), point.kind), _needs(point.kind)
+    records: dict[str, dict] = {}
+    alongside: dict = {}  # stage -> future of its run in a process of its own
+    with contextlib.ExitStack() as stack:
+        pool = None
+        for stage in order:
+            for t in ALONGSIDE:  # start it as soon as what it reads exists
+                if t in order and t not in records and t not in alongside and all(d in records for d in needs[t]) \
+                        and (t in force or not (point.stage_dir(t) / "stage.json").exists()):  # fmt: skip
+                    pool = pool or stack.enter_context(
+                        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                    )
+                    alongside[t] = pool.submit(run_stage, point, t, t in force)
+            if stage in alongside:
+                continue
+            for d in needs[stage]:
+                if d in alongside:
+                    records[d] = alongside.pop(d).result()
+            records[stage] = run_stage(point, stage, force=stage in force)
+        for t, f in alongside.items():
+            records[t] = f.result()
+    return {s: records[s] for s in order}
+
+
+def _needs(kind: kinds.ModelKind | None) -> dict[str, tuple[str, ...]]:
+    """What each stage reads (NEEDS, a kind's own stages, the report after the kind's last stage)."""
+    needs = {**NEEDS, **({s: st.needs for s, st in kind.extra_stages.items()} if kind else {})}
+    if kind:
+        order = list(kind.stages)
+        needs["report"] = tuple(order[: order.index("report")][-1:]) if "report" in order else ()
+    return needs

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -97,10 +99,23 @@ def _verilator_control(build: Path, top: str) -> Path:
 
 
 def _build(runner, simulator: str, core_dir: Path, core: dict, build: Path) -> float:
-    """Compile into `build` unless a finished build is there; return the seconds spent (0 if cached)."""
+    """Compile into `build` unless a finished build is there; return the seconds spent (0 if cached).
+
+    Two processes asking for the same build (sweep points that share an RTL) take turns on a lock
+    file beside it: the second finds the first one's build finished and reuses it.
+    """
     done = build / "build.ok"
     if done.exists():
         return 0.0
+    build.parent.mkdir(parents=True, exist_ok=True)
+    with open(build.parent / f"{build.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if done.exists():
+            return 0.0
+        return _compile(runner, simulator, core_dir, core, build, done)
+
+
+def _compile(runner, simulator: str, core_dir: Path, core: dict, build: Path, done: Path) -> float:
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     sources, args = _sources(core_dir, core), ICARUS_ARGS
@@ -135,9 +150,7 @@ def run(core_dir: Path, simulator: str, build_dir: Path, max_vectors: int | None
     runner = get_runner(simulator)
     build_s = _build(runner, simulator, core_dir, core, build)
 
-    run_dir = build / "run"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir()
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build))  # its own: two points may share a build
     for m in core.get("mem_files", []):  # $readmemh reads from the simulator's working directory
         shutil.copy(core_dir / "rtl" / m, run_dir / m)
     result = run_dir / "result.json"
@@ -153,6 +166,8 @@ def run(core_dir: Path, simulator: str, build_dir: Path, max_vectors: int | None
     if not result.exists():
         raise RuntimeError(f"{simulator} run of {core['top']} ended without a result; log: {run_dir / 'sim.log'}")
     r = json.loads(result.read_text())
+    if r["passed"]:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a failed run keeps its log
     return {
         "simulator": simulator, "vectors": r["vectors"], "mismatches": r["mismatches"],
         "build_s": round(build_s, 2), "run_s": round(r["run_s"], 3),

@@ -90,10 +90,26 @@ def synth_xilinx(
         jobs.append(("shell", helpers, stage_files, top))  # registers and wrappers; stages are black boxes
         # Longest first, so the biggest stage does not start last.
         jobs.sort(key=lambda j: -sum(p.stat().st_size for p in j[1]))
+        deadline = t0 + timeout_s  # one budget for the whole core
+
+        def job(j):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise CodesignError(f"yosys synth_xilinx of {j[3]}: not started, the {timeout_s:g} s budget is spent")
+            return j[0], _run(yosys, j[1], j[2], j[3], family, out, j[0], rtl_dir, left)
+
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            runs = list(
-                pool.map(lambda j: (j[0], _run(yosys, j[1], j[2], j[3], family, out, j[0], rtl_dir, timeout_s)), jobs)
-            )
+            futures = [pool.submit(job, j) for j in jobs]
+        runs, failed = [], []
+        for j, f in zip(jobs, futures):
+            try:
+                runs.append(f.result())
+            except CodesignError as e:
+                failed.append((j, e))
+        if failed:  # say how far it got: the budget missed by about the share of Verilog left
+            done = 1 - sum(j[1][0].stat().st_size for j, _ in failed) / sum(j[1][0].stat().st_size for j in jobs)
+            raise CodesignError(f"{failed[0][1]} ({len(runs)}/{len(jobs)} stage jobs finished, {done:.0%} of the "
+                                f"Verilog by size, in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
         parts = {name: _counts(c) for name, c in sorted(runs)}
         cells: dict[str, int] = {}
         for _, c in runs:

@@ -101,7 +101,10 @@ def write_sweep_report(store, spec) -> Path:
     pick = chosen(done)
     pngs = [_plot(done, x, label, pick, out) for x, label in FRONTS if any(x in r["metrics"] for r in done)]
     axes = list(spec.axes)
-    cols = ["accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "sparsity", "csim_mismatches"]
+    cols = ["accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "sparsity"]
+    # Bit-exact checks beside the cost: vectors checked and mismatches per checker, where the sweep ran it.
+    cols += [c for c in ("csim_vectors", "csim_mismatches", "verilator_vectors", "verilator_mismatches", "icarus_vectors",
+                         "icarus_mismatches") if any(c in (r["metrics"] or {}) for r in rows)]  # fmt: skip
     head = "".join(
         f"<th onclick='sortBy({i})'>{html.escape(c)}</th>"
         for i, c in enumerate(["id", "status", *axes, *cols, "error"])

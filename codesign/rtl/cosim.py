@@ -8,8 +8,11 @@ turns a failed check into a CodesignError naming the first mismatch.
 from __future__ import annotations
 
 import importlib.util
+import json
 from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import CodesignError
 
@@ -41,3 +44,23 @@ def run_cosim(core_dir: Path, simulator: str, build_dir: Path, max_vectors: int 
     if not r["passed"]:
         raise CodesignError(f"{simulator} co-simulation of {core_dir}: {r['message']}")
     return {k: r[k] for k in ("simulator", "vectors", "mismatches", "build_s", "run_s", "vectors_per_s", "passed")}
+
+
+def toggle_cover(core_dir: Path) -> int:
+    """The shortest prefix of the core's test vectors in which every input and output port bit that
+    changes anywhere in them has been both 0 and 1 (at least 1): the fewest vectors a sampling
+    simulator must run so that no port bit goes unexercised."""
+    core_dir = Path(core_dir)
+    core = json.loads((core_dir / "core.json").read_text())
+    need = 1
+    for port, f in zip(core["ports"], (core["vectors"]["inputs"], core["vectors"]["expected"])):
+        raw = np.loadtxt(core_dir / f, dtype=np.int64, ndmin=2)
+        w = port["width"]
+        if w == 0 or not len(raw):
+            continue
+        bits = ((raw[:, :, None] % (1 << w)) >> np.arange(w)) & 1  # events x elements x bits
+        bits = bits.reshape(len(raw), -1).astype(bool)
+        changing = bits.any(0) & ~bits.all(0)
+        both = np.logical_or.accumulate(bits, 0) & np.logical_or.accumulate(~bits, 0)  # seen 1 and seen 0 so far
+        need = max(need, int(np.argmax(both[:, changing].all(1))) + 1)
+    return need

@@ -36,5 +36,7 @@ def metrics_of(kind, records: dict) -> dict:
         hls = cost.by_source("rule4ml")  # the HLS project's learned estimate, where rule4ml applies
         m.update({f"hls_{q}": hls[q] for q in ("lut", "ff", "dsp", "latency_cycles") if q in hls})
     if "cosim" in records:
-        m.update({f"{s}_mismatches": r["mismatches"] for s, r in records["cosim"].items() if isinstance(r, dict)})
+        for s, r in records["cosim"].items():
+            if isinstance(r, dict):
+                m.update({f"{s}_vectors": r["vectors"], f"{s}_mismatches": r["mismatches"]})
     return m
