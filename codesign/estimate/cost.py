@@ -16,9 +16,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..errors import CodesignError
 from .yosys import synth_xilinx
 
 PIPELINE = "da4ml pipeline (register stages in the emitted RTL)"
+# Above this many LUTs (da4ml's estimate) Yosys runs per pipeline stage, two at a time (estimate/yosys.py):
+# a flat run's time grows faster than the core (jet MLP, ~40k LUT: 100 s flat, ~45 s per stage, +3% LUT).
+STAGES_ABOVE_LUT = 30_000
+YOSYS_BUDGET_S = 1800
 console = Console(stderr=True)
 
 
@@ -26,11 +31,15 @@ def estimate(point, out: Path) -> dict:
     core = point.core()
     fw = point.card.firmware
     da = core.estimate.model_dump()
-    ys = (
-        synth_xilinx(point.stage_dir("rtl") / "rtl", core.top, family=fw.family, out_dir=out)
-        if fw.open_synthesis
-        else {}
-    )
+    ys: dict = {}
+    if fw.open_synthesis:
+        mode = "stages" if da["lut"] > STAGES_ABOVE_LUT else "flat"
+        try:
+            ys = synth_xilinx(point.stage_dir("rtl") / "rtl", core.top, family=fw.family, out_dir=out / "yosys",
+                              timeout_s=YOSYS_BUDGET_S, mode=mode, workers=2 if mode == "stages" else 1)  # fmt: skip
+        except CodesignError as e:  # the other figures stand; the record says why this one is missing
+            console.print(f"[bold red]estimate: no Yosys figure: {e}[/bold red]")
+            ys = {"error": str(e)}
     rows = [
         ("latency_cycles", core.latency_cycles, PIPELINE, "rtl", 0),
         ("latency_ns", round(core.latency_cycles * fw.clock_ns, 3), PIPELINE + f" at {fw.clock_ns} ns", "rtl", 0),
@@ -39,6 +48,8 @@ def estimate(point, out: Path) -> dict:
     rows += [(q, da[q], da["source"], "rtl", 0) for q in ("lut", "ff", "dsp")]
     # A sweep may skip open synthesis (firmware.open_synthesis = false): then only da4ml's figures exist.
     rows += [(q, ys[q], ys["source"], "rtl", 0) for q in ("lut", "ff", "dsp", "bram", "carry") if q in ys]
+    if "error" in ys:
+        rows += [("open_synthesis", "no result", f"yosys synth_xilinx: {ys['error']}", "rtl", 0)]
     estimates = [{"quantity": q, "value": v, "source": s, "design": d, "rank": r} for q, v, s, d, r in rows]
     estimates += _hls_estimate(point)
     if point.vendor_reports:
@@ -49,7 +60,7 @@ def estimate(point, out: Path) -> dict:
     return {
         "estimates": estimates,
         "headline": headline(estimates),
-        "yosys": {k: v for k, v in ys.items() if k != "source"},
+        "yosys": {k: v for k, v in ys.items() if k not in ("source", "parts")},
         "da4ml": da,
     }
 

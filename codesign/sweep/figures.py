@@ -31,7 +31,7 @@ def metrics_of(kind, records: dict) -> dict:
                  lut=core.estimate.lut, ff=core.estimate.ff, dsp=core.estimate.dsp)  # fmt: skip
     if "estimate" in records:
         cost = Cost.model_validate(records["estimate"])
-        if cost.yosys:
+        if "lut" in cost.yosys:
             m.update(yosys_lut=cost.yosys["lut"], yosys_ff=cost.yosys["ff"])
         hls = cost.by_source("rule4ml")  # the HLS project's learned estimate, where rule4ml applies
         m.update({f"hls_{q}": hls[q] for q in ("lut", "ff", "dsp", "latency_cycles") if q in hls})

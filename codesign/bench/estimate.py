@@ -1,0 +1,207 @@
+"""Estimator table and the verified point: python -m codesign.bench.estimate [--runs 3] [--preset demo].
+
+Writes reports/bench/estimate.json and estimate.md:
+  - verified_point_seconds: median wall time of a post-training verified jet-MLP point, i.e.
+    `codesign run models/jet_tagger_mlp.toml --preset P --until estimate` with the training cached and
+    everything after it redone from empty (HLS C-sim on every vector, Verilator on every vector, Icarus
+    on its sample, the da4ml cost and rule4ml), open synthesis off as in the sweeps (Yosys has its own
+    column below); --runs runs, each with a fresh simulator build folder;
+  - verified_points_per_hour: the default verifying sweep (models/sweeps/jet_mlp_firmware.toml), as
+    measured by `python -m codesign.bench.sweep` (read from reports/bench/sweep.json);
+  - yosys: per zoo card with firmware, its demo core's Yosys LUT and seconds (flat, and per pipeline
+    stage with 2 workers), each run under a --timeout budget; a core that misses it says how far it got;
+  - da4ml's own estimate and rule4ml's (HLS project, Dense models only) with their seconds, and any
+    Vivado figures found under reports/vendor/<card>/ (a firmware engineer's reports, dropped in).
+Runs in CODESIGN_HOME (default: the current folder): the cards' demo points must have reached the rtl
+stage there (`codesign rtl CARD --preset demo`), else the card's row says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import flow, paths
+from ..card import load_card
+from ..errors import CodesignError
+
+REPO = Path(__file__).resolve().parents[2]
+MLP = REPO / "models" / "jet_tagger_mlp.toml"
+
+
+def zoo_cards() -> list[Path]:
+    """Every card of the zoo whose kind has firmware stages."""
+    return [c for c in sorted((REPO / "models").glob("*.toml")) if load_card(c).kind.firmware]
+
+
+def verified_point(preset: str, runs: int) -> dict:
+    """Wall seconds of `codesign run --until estimate` after training, from empty point and simulator folders."""
+    home = paths.root()
+    card = Path(tempfile.mkdtemp(prefix="card-")) / MLP.name
+    text = MLP.read_text()
+    card.write_text(text.replace("[firmware]\n", "[firmware]\nopen_synthesis = false\n", 1))
+    point = flow.Point.from_file(card, preset)
+    cmd = [sys.executable, "-m", "codesign.cli", "run", str(card), "--preset", preset, "--until", "estimate"]
+    env = {**os.environ, "CODESIGN_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([*cmd[:-1], "train"], env=env, check=True, capture_output=True)  # training: cached, not timed
+    walls, stages = [], []
+    for _ in range(runs):
+        shutil.rmtree(point.point_dir, ignore_errors=True)
+        shutil.rmtree(paths.build_dir() / "simbuild", ignore_errors=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        walls.append(round(time.perf_counter() - t0, 1))
+        stages.append({s: point.record(s)["seconds"] for s in ("hls", "rtl", "cosim", "estimate")})
+    cosim = point.record("cosim")
+    return {
+        "command": " ".join(["codesign", *cmd[3:]]).replace(str(card), "models/jet_tagger_mlp.toml (open_synthesis = false)"),
+        "median_s": statistics.median(walls), "runs_s": walls, "stage_seconds_per_run": stages,
+        "checks": {"csim_vectors": point.record("hls")["vectors"], **{f"{s}_vectors": cosim[s]["vectors"] for s in cosim},
+                   **{f"{s}_build_s": cosim[s]["build_s"] for s in cosim}},
+        "note": "hls runs alongside rtl -> cosim -> estimate (flow.ALONGSIDE); cosim runs Icarus and Verilator side by side",
+    }  # fmt: skip
+
+
+def card_row(card: Path, preset: str, timeout_s: float, flat: bool) -> dict:
+    from ..estimate import hls_rule4ml
+    from ..estimate.yosys import synth_xilinx
+
+    point = flow.Point.from_file(card, preset)
+    row: dict = {"card": str(card.relative_to(REPO)), "preset": preset, "key": point.key}
+    try:
+        core = point.core()
+    except CodesignError as e:
+        return {**row, "missing": str(e)}
+    fw = point.card.firmware
+    rtl = point.stage_dir("rtl") / "rtl"
+    row["da4ml"] = {**core.estimate.model_dump(), "latency_cycles": core.latency_cycles}
+    row["rtl_kbytes"] = round(sum(f.stat().st_size for f in rtl.glob("*.v")) / 1024)
+    out = paths.build_dir() / "bench" / "yosys" / f"{point.name}-{point.key}"
+    shutil.rmtree(out, ignore_errors=True)
+    ys = {}
+    for mode, workers in (("flat", 1), ("stages", 2)) if flat else (("stages", 2),):
+        t0 = time.perf_counter()
+        try:
+            r = synth_xilinx(rtl, core.top, family=fw.family, out_dir=out / mode, timeout_s=timeout_s, mode=mode,
+                             workers=workers)  # fmt: skip
+            ys[mode] = {k: r[k] for k in ("lut", "ff", "dsp", "carry", "seconds", "source")}
+        except CodesignError as e:
+            ys[mode] = {"error": str(e), "seconds": round(time.perf_counter() - t0, 1)}
+    row["yosys"] = ys
+    reason = hls_rule4ml.why_not(point.card)
+    if reason is None:
+        import numpy as np
+
+        ref = np.load(point.train_dir / "reference.npz")
+        t0 = time.perf_counter()
+        est = hls_rule4ml.estimate_hls(point.card, int(np.prod(ref["x"].shape[1:])), int(np.prod(ref["y"].shape[1:])))
+        row["rule4ml"] = {**est, "seconds": round(time.perf_counter() - t0, 1), "design": "hls"}
+    else:
+        row["rule4ml"] = {"not_applicable": reason}
+    vendor = REPO / "reports" / "vendor" / point.name
+    if vendor.is_dir():
+        from ..estimate.cost import headline
+        from ..estimate.vendor import parse_reports
+
+        row["vivado"] = {
+            q: {"value": e["value"], "source": e["source"]} for q, e in headline(parse_reports(vendor)).items()
+        }
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="demo")
+    ap.add_argument("--runs", type=int, default=3, help="verified-point runs (median)")
+    ap.add_argument("--timeout", type=float, default=600, help="Yosys budget per core and mode [s]")
+    ap.add_argument("--cards", nargs="*", help="cards for the Yosys table (default: every zoo card with firmware)")
+    ap.add_argument("--no-flat", action="store_true", help="per-stage synthesis only")
+    ap.add_argument("--skip-verified", action="store_true", help="keep the verified point of the existing JSON")
+    ap.add_argument("--out", default=str(REPO / "reports" / "bench"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    old = json.loads((out / "estimate.json").read_text()) if (out / "estimate.json").exists() else {}
+
+    verified = old.get("verified_point") if args.skip_verified else verified_point(args.preset, args.runs)
+    cards = [Path(c).resolve() for c in args.cards] if args.cards else zoo_cards()
+    rows = {load_card(c).name: card_row(c, args.preset, args.timeout, not args.no_flat) for c in cards}
+    if args.cards:  # a partial rerun keeps the other cards' rows
+        rows = {**old.get("cards", {}), **rows}
+    sweep = REPO / "reports" / "bench" / "sweep.json"
+    per_hour = (
+        json.loads(sweep.read_text())["post_training"].get("verified_points_per_hour") if sweep.exists() else None
+    )
+
+    def best(r):
+        ys = r.get("yosys", {})
+        ok = [m for m in ("flat", "stages") if "lut" in ys.get(m, {})]
+        return {"lut": ys[ok[0]]["lut"], "seconds": ys[ok[0]]["seconds"], "mode": ok[0]} if ok else \
+            {"lut": None, "seconds": None, "why": ys.get("stages", ys.get("flat", {})).get("error") or r.get("missing")}  # fmt: skip
+
+    result = {
+        "verified_point_seconds": verified and verified["median_s"],
+        "verified_points_per_hour": per_hour,
+        "yosys": {name: best(r) for name, r in rows.items()},
+        "verified_point": verified, "cards": rows,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared (load from other jobs while measuring)",
+        "command": "python -m codesign.bench.estimate " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "verified_points_per_hour_source": "reports/bench/sweep.json post_training (python -m codesign.bench.sweep)",
+    }  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "estimate.json").write_text(json.dumps(result, indent=1))
+    (out / "estimate.md").write_text(_markdown(result))
+    print((out / "estimate.md").read_text())
+    return 0
+
+
+def _markdown(r: dict) -> str:
+    v = r["verified_point"] or {}
+    lines = [
+        "# Cost estimators on the zoo's cores, and the verified point", "",
+        f"`{r['command']}` on {r['machine']}.", "",
+        "## A verified jet-MLP point, after training", "",
+        f"`{v.get('command', '')}`: median **{r['verified_point_seconds']} s** wall (runs: {v.get('runs_s')}), "
+        f"checks {v.get('checks')}. Stage seconds per run: {v.get('stage_seconds_per_run')}.", "",
+        f"Verified points per hour, default verifying sweep: **{r['verified_points_per_hour']}** "
+        f"({r['verified_points_per_hour_source']}).", "",
+        "## Every zoo core: da4ml, Yosys (flat and per pipeline stage), rule4ml", "",
+        "| card | da4ml LUT | da4ml FF | Yosys flat LUT | s | Yosys per-stage LUT | s | rule4ml (HLS) LUT | s | Vivado |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name, c in r["cards"].items():
+        if "missing" in c:
+            lines.append(f"| {name} | not built: {c['missing']} | | | | | | | | |")
+            continue
+        ys, rl = c["yosys"], c.get("rule4ml", {})
+
+        def cell(m, ys=ys):
+            y = ys.get(m)
+            if y is None:
+                return "not run", ""
+            return (y["lut"], y["seconds"]) if "lut" in y else (f"no result: {y['error']}", y["seconds"])
+
+        (fl, fs), (sl, ss) = cell("flat"), cell("stages")
+        rlut = rl.get("lut", rl.get("not_applicable", ""))
+        viv = "; ".join(f"{q} {e['value']}" for q, e in c.get("vivado", {}).items()) or "none dropped in"
+        lines.append(f"| {name} | {c['da4ml']['lut']} | {c['da4ml']['ff']} | {fl} | {fs} | {sl} | {ss} | {rlut} | "
+                     f"{rl.get('seconds', '')} | {viv} |")  # fmt: skip
+    lines += [
+        "", "Yosys per-stage: each da4ml pipeline stage synthesised alone (2 at a time) plus the registers, summed; "
+        "it cannot optimise across registers, so it is an upper bound of the flat figure. rule4ml estimates the "
+        "hls4ml HLS project (a different implementation), not the RTL. Vivado figures come from reports a firmware "
+        "engineer drops into reports/vendor/<card>/ (`codesign estimate --vendor-reports`).",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
