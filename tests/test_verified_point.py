@@ -1,0 +1,57 @@
+"""What a verified point runs and records: the stages up to `--until`, Icarus' sample size, and the
+bit-exact counts a sweep shows beside the cost."""
+
+import json
+
+import numpy as np
+import pytest
+
+from codesign import flow
+from codesign.rtl.cosim import toggle_cover
+from codesign.sweep.figures import metrics_of
+from codesign.sweep.spec import load_sweep
+
+REPO = __import__("pathlib").Path(__file__).parents[1]
+
+
+def _core(tmp_path, inputs, expected, widths=(4, 3)):
+    ports = [{"name": n, "width": w, "elements": 2} for n, w in zip(("in_data", "out_data"), widths)]
+    (tmp_path / "core.json").write_text(
+        json.dumps({"ports": ports, "vectors": {"inputs": "in.txt", "expected": "out.txt"}})
+    )
+    np.savetxt(tmp_path / "in.txt", np.asarray(inputs), fmt="%d")
+    np.savetxt(tmp_path / "out.txt", np.asarray(expected), fmt="%d")
+    return tmp_path
+
+
+def test_toggle_cover_is_the_prefix_where_every_changing_bit_was_0_and_1(tmp_path):
+    # input element 0 bit 2 first goes high at event 3; output bits never change after event 1
+    core = _core(tmp_path, [[0, 1], [1, 1], [2, 0], [4, 1], [0, 0]], [[0, 0], [-1, 0], [0, 0], [0, 0], [0, 0]])
+    assert toggle_cover(core) == 4
+    core = _core(tmp_path, [[5, 5]] * 3, [[1, 1]] * 3)  # nothing changes: one vector is enough
+    assert toggle_cover(core) == 1
+
+
+def test_run_until_means_every_stage_up_to_it():
+    point = flow.Point.from_file(REPO / "models" / "jet_tagger_mlp.toml", "tiny")
+    assert flow.through(point, "estimate") == ("data", "train", "hls", "rtl", "cosim", "estimate")
+    assert flow.plan(("estimate",), point.kind) == ["data", "train", "rtl", "estimate"]  # `codesign estimate`
+    assert flow.through(point, "fit") == ()  # not a stage of this kind: run() names the problem
+    assert "hls" in flow.ALONGSIDE
+
+
+def test_sweep_metrics_carry_vectors_and_mismatches_per_checker():
+    records = {
+        "hls": {"vectors": 5000, "mismatches": 0, "compile_s": 1, "predict_s": 1, "backend": "Vitis", "strategy": "Latency",
+                "reuse_factor": 1, "io_type": "io_parallel", "part": "x", "clock_ns": 5, "hls4ml": "1.3.0", "project": "prj"},
+        "cosim": {"icarus": {"vectors": 100, "mismatches": 0}, "verilator": {"vectors": 5000, "mismatches": 0}},
+    }  # fmt: skip
+    m = metrics_of(flow.Point.from_file(REPO / "models" / "jet_tagger_mlp.toml").kind, records)
+    assert (m["csim_vectors"], m["verilator_vectors"], m["icarus_vectors"]) == (5000, 5000, 100)
+    assert m["icarus_mismatches"] == m["verilator_mismatches"] == m["csim_mismatches"] == 0
+
+
+@pytest.mark.parametrize("spec", ["jet_mlp_firmware.toml", "jet_mlp_demo.toml"])
+def test_default_jet_sweeps_verify_every_point(spec):
+    s = load_sweep(REPO / "models" / "sweeps" / spec)
+    assert {"hls", "cosim", "estimate"} <= set(s.targets)
