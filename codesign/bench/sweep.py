@@ -44,6 +44,11 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth", type=int, default=4, help="demo-sweep points synthesised with Yosys for the comparison")
     ap.add_argument("--out", default=str(REPO / "reports/bench"))
+    ap.add_argument(
+        "--reuse-training", action="store_true", help="copy build/train too (its seconds are excluded anyway)"
+    )
+    ap.add_argument("--post-training-only", action="store_true",
+                    help="only the verifying post-training sweep; the end-to-end figures are kept from sweep.json")  # fmt: skip
     args = ap.parse_args(argv)
 
     home = REPO / "build" / "bench" / "sweep-home"
@@ -51,47 +56,68 @@ def main(argv=None) -> int:
     (home / "build").mkdir(parents=True)
     if (REPO / "build" / "data").is_dir():  # generated events are shared; nothing else is
         shutil.copytree(REPO / "build" / "data", home / "build" / "data")
+    if args.reuse_training and (REPO / "build" / "train").is_dir():  # the post-training sweep's one training
+        shutil.copytree(REPO / "build" / "train", home / "build" / "train")
     _codesign(home, "data", "jets", "--preset", "demo")
     w = str(args.workers)
 
-    end_to_end_s = _codesign(home, "sweep", str(DEMO), "--workers", w)
+    old = json.loads((Path(args.out) / "sweep.json").read_text()) if (Path(args.out) / "sweep.json").exists() else {}
+    if not args.post_training_only:
+        end_to_end_s = _codesign(home, "sweep", str(DEMO), "--workers", w)
     train_s = _codesign(home, "train", str(REPO / "models/jet_tagger_mlp.toml"), "--preset", "demo")
     post_s = _codesign(home, "sweep", str(FIRMWARE), "--workers", w)
-    _codesign(home, "report", str(DEMO))
 
     os.environ["CODESIGN_HOME"] = str(home)
     from ..sweep.run import store_for
 
-    demo, demo_spec = store_for(str(DEMO))
     fw, _ = store_for(str(FIRMWARE))
-    demo_rows = [r for r in demo.rows() if r["status"] == "done"]
     fw_rows = [r for r in fw.rows() if r["status"] == "done"]
-    comparison = _compare(demo_rows, demo_spec, args.synth)
+    if not args.post_training_only:
+        _codesign(home, "report", str(DEMO))
+        demo, demo_spec = store_for(str(DEMO))
+        demo_rows = [r for r in demo.rows() if r["status"] == "done"]
+        comparison = _compare(demo_rows, demo_spec, args.synth)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plots = []
-    for png in sorted((home / "reports" / demo_spec.name).glob("pareto_*.png")):
-        shutil.copy(png, out / f"sweep_{png.name}")
-        plots.append(f"sweep_{png.name}")
+    plots = old.get("pareto_plots", [])
+    if not args.post_training_only:
+        plots = []
+        for png in sorted((home / "reports" / demo_spec.name).glob("pareto_*.png")):
+            shutil.copy(png, out / f"sweep_{png.name}")
+            plots.append(f"sweep_{png.name}")
+    verified = [r for r in fw_rows if _verified(r["metrics"])]
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "workers": args.workers,
-        "end_to_end": {"spec": str(DEMO.relative_to(REPO)), "points_done": len(demo_rows), "failed": demo.counts().get("failed", 0),
+        "end_to_end": {**old.get("end_to_end", {}), "note": "kept from an earlier run of this bench"} if args.post_training_only else
+                      {"spec": str(DEMO.relative_to(REPO)), "points_done": len(demo_rows), "failed": demo.counts().get("failed", 0),
                        "wall_s": round(end_to_end_s, 1), "points_per_hour": round(3600 * len(demo_rows) / end_to_end_s, 1)},
         "post_training": {"spec": str(FIRMWARE.relative_to(REPO)), "points_done": len(fw_rows), "failed": fw.counts().get("failed", 0),
                           "wall_s": round(post_s, 1), "training_s_excluded": round(train_s, 1),
                           "points_per_hour": round(3600 * len(fw_rows) / post_s, 1),
-                          "median_point_s": round(statistics.median(r["seconds"] for r in fw_rows), 1) if fw_rows else None},
-        "estimators": comparison,
+                          "verified_points": len(verified), "verified_points_per_hour": round(3600 * len(verified) / post_s, 1),
+                          "median_point_s": round(statistics.median(r["seconds"] for r in fw_rows), 1) if fw_rows else None,
+                          "per_point": [{"id": r["id"], "params": r["params"], "wall_s": round(r["seconds"], 1),
+                                         **{k: r["metrics"].get(k) for k in ("lut", "ff", "latency_cycles", "hls_lut", "csim_vectors",
+                                            "csim_mismatches", "verilator_vectors", "verilator_mismatches", "icarus_vectors",
+                                            "icarus_mismatches")}} for r in fw_rows]},
+        "estimators": old.get("estimators", {}) if args.post_training_only else comparison,
         "pareto_plots": plots,
         "vivado_reports": "none here: no Vivado, and no public post-route report of these designs was readable offline; "
                           "`codesign estimate --vendor-reports DIR` adds real figures when a firmware engineer sends them",
-        "command": f"python -m codesign.bench.sweep --workers {args.workers} --synth {args.synth}",
+        "command": f"python -m codesign.bench.sweep --workers {args.workers} --synth {args.synth}"
+                   + (" --post-training-only" if args.post_training_only else ""),
     }  # fmt: skip
     (out / "sweep.json").write_text(json.dumps(result, indent=1))
     (out / "sweep.md").write_text(_markdown(result))
     print(json.dumps({k: result[k] for k in ("end_to_end", "post_training")}, indent=1))
     return 0
+
+
+def _verified(m: dict) -> bool:
+    """A point whose every vector passed HLS C-sim and Verilator, and Icarus its sample: 0 mismatches each."""
+    keys = ("csim_vectors", "verilator_vectors", "icarus_vectors")
+    return all(m.get(k, 0) > 0 for k in keys) and all(m.get(k.replace("vectors", "mismatches")) == 0 for k in keys)
 
 
 def _compare(rows: list[dict], spec, n: int) -> dict:
@@ -133,7 +159,14 @@ def _markdown(r: dict) -> str:
         "# Sweep benchmark", "", f"`{r['command']}` on {r['machine']}, {r['workers']} workers (a shared, noisy machine).", "",
         "| sweep | points done | failed | wall [s] | points / hour |", "|---|---|---|---|---|",
         f"| end to end (`{e['spec']}`: each point trains) | {e['points_done']} | {e['failed']} | {e['wall_s']} | **{e['points_per_hour']}** |",
-        f"| post-training (`{p['spec']}`: one shared training, {p['training_s_excluded']} s, excluded) | {p['points_done']} | {p['failed']} | {p['wall_s']} | **{p['points_per_hour']}** |",
+        f"| post-training, every point verified (`{p['spec']}`: one shared training, {p['training_s_excluded']} s, excluded) | {p['points_done']} | {p['failed']} | {p['wall_s']} | **{p['points_per_hour']}** |",
+        "", f"Fully verified points (HLS C-sim and Verilator on every vector, Icarus on its sample, 0 mismatches): "
+        f"{p.get('verified_points')} of {p['points_done']}, **{p.get('verified_points_per_hour')} per hour**; median point wall "
+        f"{p.get('median_point_s')} s (each point in its own process, {r['workers']} at a time).", "",
+        "| point | params | wall s | da4ml LUT | C-sim vectors / mismatches | Verilator | Icarus |", "|---|---|---|---|---|---|---|",
+        *(f"| {q['id']} | `{json.dumps(q['params'])}` | {q['wall_s']} | {q['lut']} | {q['csim_vectors']} / {q['csim_mismatches']} | "
+          f"{q['verilator_vectors']} / {q['verilator_mismatches']} | {q['icarus_vectors']} / {q['icarus_mismatches']} |"
+          for q in p.get("per_point", [])),
         "", "## Estimators against Yosys synth_xilinx of the same RTL", "",
         "| point | params | Yosys LUT | da4ml LUT | da4ml/Yosys LUT | Yosys FF | da4ml FF | da4ml/Yosys FF | rule4ml HLS LUT | rule4ml HLS DSP |",
         "|---|---|---|---|---|---|---|---|---|---|",
