@@ -27,6 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default="reports/bench")
+    ap.add_argument("--verified-runs", type=int, default=3, help="runs of the post-training verified point (median)")
     args = ap.parse_args(argv)
 
     point = flow.Point.from_file(args.card, args.preset)
@@ -59,8 +60,15 @@ def main(argv=None) -> int:
         "lut": {"da4ml cost model": est["da4ml"]["lut"], "yosys synth_xilinx": est["yosys"]["lut"]},
         "ff": {"da4ml cost model": est["da4ml"]["ff"], "yosys synth_xilinx": est["yosys"]["ff"]},
         "latency_cycles": point.core().latency_cycles, "clock_ns": point.card.firmware.clock_ns,
-        "accuracy": records["train"]["accuracy"], "bench_wall_s": round(time.perf_counter() - t0, 1),
+        "accuracy": records["train"]["accuracy"],
     }  # fmt: skip
+    if args.verified_runs:  # codesign run --until estimate after training, sweep settings (bench/estimate.py)
+        from .estimate import verified_point
+
+        v = verified_point(args.preset, args.verified_runs)
+        result["verified_point_seconds"] = v["median_s"]
+        result["verified_point"] = v
+    result["bench_wall_s"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "slice.json").write_text(json.dumps(result, indent=1))
@@ -86,6 +94,8 @@ Made by `python -m codesign.bench.slice --preset {r["preset"]}` on {r["machine"]
 | simulator | vectors | mismatches | build s (median) | vectors/s (median) |
 |---|---|---|---|---|
 {sims}
+
+Post-training verified point (`{r.get("verified_point", {}).get("command", "not measured")}`): median {r.get("verified_point_seconds")} s wall.
 
 | LUT (da4ml cost model) | LUT (Yosys synth_xilinx) | FF (da4ml) | FF (Yosys) | latency | accuracy |
 |---|---|---|---|---|---|
