@@ -179,7 +179,7 @@ def _markdown(r: dict) -> str:
     ]  # fmt: skip
     for name, c in r["cards"].items():
         if "missing" in c:
-            lines.append(f"| {name} | not built: {c['missing']} | | | | | | | | |")
+            lines.append(f"| {name} ({c['preset']}) | not built: {c['missing']} | | | | | | | | |")
             continue
         ys, rl = c["yosys"], c.get("rule4ml", {})
 
@@ -192,7 +192,7 @@ def _markdown(r: dict) -> str:
         (fl, fs), (sl, ss) = cell("flat"), cell("stages")
         rlut = rl.get("lut", rl.get("not_applicable", ""))
         viv = "; ".join(f"{q} {e['value']}" for q, e in c.get("vivado", {}).items()) or "none dropped in"
-        lines.append(f"| {name} | {c['da4ml']['lut']} | {c['da4ml']['ff']} | {fl} | {fs} | {sl} | {ss} | {rlut} | "
+        lines.append(f"| {name} ({c['preset']}) | {c['da4ml']['lut']} | {c['da4ml']['ff']} | {fl} | {fs} | {sl} | {ss} | {rlut} | "
                      f"{rl.get('seconds', '')} | {viv} |")  # fmt: skip
     lines += [
         "", "Yosys per-stage: each da4ml pipeline stage synthesised alone (2 at a time) plus the registers, summed; "
