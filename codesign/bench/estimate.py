@@ -144,8 +144,10 @@ def main(argv=None) -> int:
     def best(r):
         ys = r.get("yosys", {})
         ok = [m for m in ("flat", "stages") if "lut" in ys.get(m, {})]
-        return {"lut": ys[ok[0]]["lut"], "seconds": ys[ok[0]]["seconds"], "mode": ok[0]} if ok else \
-            {"lut": None, "seconds": None, "why": ys.get("stages", ys.get("flat", {})).get("error") or r.get("missing")}  # fmt: skip
+        if ok:
+            return {"lut": ys[ok[0]]["lut"], "seconds": ys[ok[0]]["seconds"], "mode": ok[0], "preset": r["preset"]}
+        why = ys.get("stages", ys.get("flat", {})).get("error") or r.get("missing")
+        return {"lut": None, "seconds": None, "preset": r["preset"], "why": why}
 
     result = {
         "verified_point_seconds": verified and verified["median_s"],
