@@ -73,7 +73,10 @@ async def core_matches_reference(dut):
 
     clk, rst, in_valid, out_valid = (getattr(dut, core[k]) for k in ("clock", "reset", "in_valid", "out_valid"))
     in_data, out_data = getattr(dut, inp["name"]), getattr(dut, out["name"])
-    cocotb.start_soon(Clock(clk, core["clock_ns"], unit="ns").start())
+    # In picoseconds (the cores' timescale precision), high for half of it rounded down: cocotb refuses a
+    # period it cannot halve exactly in its unit (a 3.125 ns clock is 3125 ps).
+    period_ps = round(core["clock_ns"] * 1000)
+    cocotb.start_soon(Clock(clk, period_ps, unit="ps", period_high=period_ps // 2).start())
     rst.value, in_valid.value, in_data.value = 1, 0, 0
     for _ in range(3):
         await FallingEdge(clk)
