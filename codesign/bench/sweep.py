@@ -47,11 +47,15 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--reuse-training", action="store_true", help="copy build/train too (its seconds are excluded anyway)"
     )
+    ap.add_argument("--from-store", action="store_true",
+                    help="summarise the post-training sweep's store as it is (an interrupted run) without running anything")  # fmt: skip
     ap.add_argument("--post-training-only", action="store_true",
                     help="only the verifying post-training sweep; the end-to-end figures are kept from sweep.json")  # fmt: skip
     args = ap.parse_args(argv)
 
     home = REPO / "build" / "bench" / "sweep-home"
+    if args.from_store:  # an interrupted verifying sweep: its finished points, over the time they took
+        return _from_store(home, args)
     shutil.rmtree(home, ignore_errors=True)
     (home / "build").mkdir(parents=True)
     if (REPO / "build" / "data").is_dir():  # generated events are shared; nothing else is
@@ -111,6 +115,46 @@ def main(argv=None) -> int:
     (out / "sweep.json").write_text(json.dumps(result, indent=1))
     (out / "sweep.md").write_text(_markdown(result))
     print(json.dumps({k: result[k] for k in ("end_to_end", "post_training")}, indent=1))
+    return 0
+
+
+def _from_store(home: Path, args) -> int:
+    """Figures of a post-training sweep stopped part way: finished points over the wall time since the points
+    were submitted (the store keeps the submission time on points still running)."""
+    import sqlite3
+
+    db = sqlite3.connect(home / "build" / "sweeps" / "jet_mlp_firmware" / "results.sqlite")
+    rows = db.execute("SELECT id, params, status, metrics, seconds, updated FROM points ORDER BY id").fetchall()
+    start = min(r[5] for r in rows)
+    fin = [r for r in rows if r[2] in ("done", "failed")]
+    wall = max(r[5] for r in fin) - start
+    done = [{"id": r[0], "params": json.loads(r[1]), "metrics": json.loads(r[3] or "{}"), "seconds": r[4]}
+            for r in rows if r[2] == "done"]  # fmt: skip
+    verified = [r for r in done if _verified(r["metrics"])]
+    out = Path(args.out)
+    old = json.loads((out / "sweep.json").read_text())
+    old["post_training"] = {
+        "spec": str(FIRMWARE.relative_to(REPO)), "points_done": len(done), "failed": sum(r[2] == "failed" for r in rows),
+        "not_finished": sum(r[2] in ("pending", "running") for r in rows), "wall_s": round(wall, 1),
+        "points_per_hour": round(3600 * len(done) / wall, 1), "verified_points": len(verified),
+        "verified_points_per_hour": round(3600 * len(verified) / wall, 1),
+        "median_point_s": round(statistics.median(r["seconds"] for r in done), 1) if done else None,
+        "training_s_excluded": None,
+        "note": f"stopped after {len(fin)} of {len(rows)} points (session time); wall from submission to the last finished point",
+        "per_point": [{"id": r["id"], "params": r["params"], "wall_s": round(r["seconds"], 1),
+                       **{k: r["metrics"].get(k) for k in ("lut", "ff", "latency_cycles", "hls_lut", "csim_vectors", "csim_mismatches",
+                          "verilator_vectors", "verilator_mismatches", "icarus_vectors", "icarus_mismatches")}} for r in done],
+    }  # fmt: skip
+    old["command"] = (
+        f"python -m codesign.bench.sweep --post-training-only --reuse-training --workers {args.workers} (stopped; then --from-store)"
+    )
+    old["end_to_end"] = {
+        **old.get("end_to_end", {}),
+        "note": "kept from an earlier run of this bench (targets then: hls, estimate)",
+    }
+    (out / "sweep.json").write_text(json.dumps(old, indent=1))
+    (out / "sweep.md").write_text(_markdown(old))
+    print(json.dumps(old["post_training"], indent=1)[:3000])
     return 0
 
 
