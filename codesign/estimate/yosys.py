@@ -127,6 +127,11 @@ def synth_xilinx(
     return result
 
 
+def _nice() -> None:
+    """Yosys runs at niceness 10 (not more: a niceness stacked on a niced caller starves it on a busy machine)."""
+    os.nice(max(0, 10 - os.nice(0)))
+
+
 def _stage_index(f: Path) -> int:
     return int(re.search(r"_dp_stage(\d+)\.v$", f.name).group(1))
 
@@ -151,7 +156,7 @@ def _run(yosys, sources, blackboxes, top, family, out: Path, name: str, cwd: Pat
     try:
         # cwd: lookup-table ROMs are read with $readmemh relative to the core's rtl/ folder
         proc = subprocess.run([yosys, "-q", "-l", str(log), "-s", str(script.resolve())], cwd=cwd, capture_output=True,
-                              text=True, timeout=timeout_s, preexec_fn=lambda: os.nice(10))  # fmt: skip
+                              text=True, timeout=timeout_s, preexec_fn=_nice)  # fmt: skip
     except subprocess.TimeoutExpired:
         raise CodesignError(f"yosys synth_xilinx of {top}: no result within {timeout_s:g} s; log: {log}") from None
     if proc.returncode != 0:
