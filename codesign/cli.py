@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                        "(warned; the bit-exact checks still apply)")  # fmt: skip
         c.add_argument("--preset", help="a preset named in the card, e.g. tiny or demo")
         c.add_argument("--force", action="store_true", help=f"redo the '{name}' stage even if cached")
+        c.add_argument("--checkpoint", type=int, metavar="I", help="take kept Pareto checkpoint I of the training "
+                       "(training.pareto.checkpoint; 0 has the fewest EBOPs)")  # fmt: skip
         if name in ("run", "estimate", "package", "report"):
             c.add_argument("--vendor-reports", metavar="DIR", help="Vivado/Vitis reports (csynth.xml, report_utilization, "
                            "report_timing_summary) of this design point: their figures join the estimate and win")  # fmt: skip
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             point = dataclasses.replace(
                 flow.Point.from_file(args.card, args.preset, vendor), allow_unsafe=args.allow_unsafe
             )
+        if args.checkpoint is not None:
+            card = point.card.with_overrides({"training.pareto.checkpoint": args.checkpoint}, prefix="--checkpoint: ")
+            point = dataclasses.replace(point, card=card)
         until = args.until if args.cmd == "run" else args.cmd
         force = (until,) if args.force else ()
         if vendor:  # new figures: redo the estimate and what shows it

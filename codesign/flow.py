@@ -85,8 +85,16 @@ class Point:
 
     @property
     def train_dir(self) -> Path:
+        """The train stage's folder; a point taking a Pareto checkpoint has its own, copied from the training's."""
         key = self.key if self.onnx else self.card.train_key()
-        return paths.build_dir() / "train" / f"{self.name}-{key}"
+        ckpt = self.card.training.checkpoint
+        return paths.build_dir() / "train" / (f"{self.name}-{key}" + (f"-checkpoint{ckpt}" if ckpt is not None else ""))
+
+    def trained(self) -> Point:
+        """The point whose training this one reads: itself, or without its Pareto checkpoint."""
+        if self.card.training.checkpoint is None:
+            return self
+        return Point(self.card.with_overrides({"training.pareto.checkpoint": None}), self.vendor_reports)
 
     @property
     def kind(self) -> kinds.ModelKind:
@@ -154,6 +162,12 @@ def load_data(point: Point) -> dict | None:
 
 
 def stage_train(point: Point, out: Path) -> dict:
+    if point.card.training.checkpoint is not None:  # a kept checkpoint of the training (quant/pareto.py)
+        from .quant.pareto import take_checkpoint
+
+        base = point.trained()
+        run_stage(base, "train")
+        return take_checkpoint(base.train_dir, point.card.training.checkpoint, out, point.card.source or point.name)
     return point.kind.trainer(point.card)(point.card, load_data(point), out)
 
 

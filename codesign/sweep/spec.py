@@ -45,6 +45,20 @@ class Search(BaseModel):
         return v
 
 
+class Choose(BaseModel):
+    """[choose]: which point of the front is the chosen one (highlighted, the one to bundle).
+
+    With `within` (a budget: firmware figure -> its maximum, e.g. lut = 172800): the best physics
+    figure among the points inside it; else the cheapest (LUT) within `tolerance` of the best.
+    `aim`: the physics figure's target, drawn on the fronts with the budget, so a miss shows by how much.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    within: dict[str, float] = Field(default_factory=dict)
+    aim: float | None = None
+    tolerance: float = Field(0.01, ge=0.0, description="absolute, in the physics figure")
+
+
 class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -54,6 +68,7 @@ class SweepSpec(BaseModel):
     fixed: dict[str, Any] = Field(default_factory=dict)
     axes: dict[str, list[Any]] = Field(min_length=1)
     search: Search = Search()
+    choose: Choose = Choose()
     timeout_s: float = Field(1800, gt=0, description="per design point")
     source: str = Field("", exclude=True)
 
@@ -61,6 +76,17 @@ class SweepSpec(BaseModel):
     def base(self) -> Card:
         path = Path(self.source).parent / self.card
         return load_card(path).with_preset(self.preset)
+
+    @property
+    def physics(self) -> tuple[str, str]:
+        """(figure, direction) of the first objective that is not a cost: the y axis of the fronts."""
+        from .figures import FIRMWARE
+
+        for o in self.search.objectives:
+            name, _, side = o.partition(":")
+            if name not in FIRMWARE:
+                return name, side
+        return "accuracy", "max"
 
     def points(self) -> list[dict[str, Any]]:
         """The overrides of every point the search may visit (grid order)."""
@@ -80,8 +106,10 @@ class SweepSpec(BaseModel):
         dump = base.model_dump(mode="json")
         changes = {**self.fixed, **overrides}
         for dotted in changes:
-            section, _, field = dotted.partition(".")
-            if section not in dump or not isinstance(dump[section], dict) or field not in dump[section]:
+            here, parts = dump, dotted.split(".")
+            for part in parts[:-1]:  # section, then any table inside it ([training.beta])
+                here = here.get(part) if isinstance(here, dict) else None
+            if len(parts) < 2 or not isinstance(here, dict) or parts[-1] not in here:
                 raise CodesignError(f"{self.source}: axis '{dotted}': no such card field (section.field)")
         return base.with_overrides(changes, where=f"{self.source}: point {json.dumps(overrides)}")
 
@@ -108,6 +136,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except CodesignError as e:
         raise CodesignError(f"{path}: field 'targets': {e}") from None
     have = available(kind)
+    for f in spec.choose.within:
+        if f not in have:
+            raise CodesignError(f"{path}: field 'choose.within.{f}': no such figure (have: {', '.join(sorted(have))})")
     for o in spec.search.objectives:  # figures of this card's model kind only
         if o.partition(":")[0] not in have:
             raise CodesignError(f"{path}: field 'search.objectives': '{o}': model kind '{kind.name}' has no figure "

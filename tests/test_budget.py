@@ -1,0 +1,124 @@
+"""Resource-aware training (quant/pareto.py): the β schedule and Pareto checkpoints of HGQ2's learned bit widths.
+
+The JEDI-linear-style tagger's `budget_tiny` preset: trainable bit widths, β ramped 1e-6 -> 1e-4, the
+Pareto-optimal (validation accuracy, EBOPs) checkpoints kept. Its final model and a kept checkpoint go
+through C-simulation and both simulators bit-exactly; the same training at β = 0 (same seed) costs more.
+"""
+
+import json
+
+import pytest
+from conftest import REPO, codesign, in_home
+
+from codesign.card import load_card
+from codesign.errors import CodesignError
+
+CARD = REPO / "models" / "jet_tagger_jedi.toml"
+PRESET = "budget_tiny"
+
+
+def _edited(tmp_path, old: str, new: str):
+    text = CARD.read_text()
+    start = text.index("[presets.budget_tiny.training.beta]")
+    assert old in text[start:]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text[:start] + text[start:].replace(old, new, 1))
+    return bad
+
+
+@pytest.mark.parametrize(
+    "old, new, field, says",
+    [
+        ("start_epoch = 2\nend_epoch = 12", "start_epoch = 8\nend_epoch = 4", "training.beta.end_epoch", "ends before"),
+        ("start = 1e-6", "start = -1e-6", "training.beta.start", "greater than or equal to 0"),
+        ("end = 1e-4", "end = -1e-4", "training.beta.end", "greater than or equal to 0"),
+        ("end_epoch = 12", "end_epoch = 13", "training.beta.end_epoch", "at most training.epochs"),
+        ("from_epoch = 2", "from_epoch = 2\ncheckpoint = -1", "training.pareto.checkpoint", "greater than or equal"),
+    ],
+)
+def test_bad_recipe_is_one_line_naming_the_field(tmp_path, old, new, field, says):
+    with pytest.raises(CodesignError) as e:
+        load_card(_edited(tmp_path, old, new))
+    msg = str(e.value)
+    assert f"presets.{PRESET}.{field}'" in msg and says in msg and "bad.toml" in msg and "\n" not in msg
+
+
+def test_recipe_needs_trainable_bits_and_checkpoint_keeps_the_training_key():
+    card = load_card(CARD).with_preset(PRESET)
+    with pytest.raises(CodesignError, match=r"'training.beta'.*precision.trainable = true"):
+        card.with_overrides({"precision.trainable": False})
+    picked = card.with_overrides({"training.pareto.checkpoint": 1})
+    assert picked.train_key() == card.train_key() and picked.key() != card.key()
+    assert card.training.beta.at(0) == pytest.approx(1e-6) and card.training.beta.at(12) == pytest.approx(1e-4)
+    assert card.training.beta.at(7) == pytest.approx(1e-5)  # log shape: halfway in epochs, halfway in decades
+
+
+@pytest.fixture(scope="module")
+def budget(tmp_path_factory):
+    """The budget_tiny flow, then the same card at β = 0 trained and emitted (rtl) in the same home."""
+    from codesign import flow
+
+    home = tmp_path_factory.mktemp("budget")
+    codesign("run", CARD, "--preset", PRESET, home=home)
+    zero = home / "zero.toml"
+    text = CARD.read_text()
+    start = text.index("[presets.budget_tiny.training.beta]")
+    zero.write_text(text[:start] + text[start:].replace("start = 1e-6\nend = 1e-4", "start = 0.0\nend = 0.0", 1))
+    codesign("rtl", zero, "--preset", PRESET, home=home)
+    with in_home(home):
+        yield home, flow.Point.from_file(CARD, PRESET), flow.Point.from_file(zero, PRESET)
+
+
+def _bit_exact(point, n: int):
+    hls = point.record("hls")
+    assert hls["vectors"] == n and hls["mismatches"] == 0
+    cosim = point.record("cosim")
+    for sim in ("icarus", "verilator"):
+        assert cosim[sim]["vectors"] == n and cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]
+
+
+@pytest.mark.slow
+@pytest.mark.pythia
+@pytest.mark.sim
+def test_final_model_is_bit_exact_and_keeps_a_pareto_front(budget):
+    home, point, _ = budget
+    _bit_exact(point, 1050)
+    train = point.record("train")
+    rows = train["pareto"]["checkpoints"]
+    assert rows and [r["checkpoint"] for r in rows] == list(range(len(rows)))
+    ebops = [r["ebops"] for r in rows]
+    acc = [r["val_accuracy"] for r in rows]
+    assert ebops == sorted(ebops) and acc == sorted(acc)  # a front: more EBOPs only for more accuracy
+    assert all(r["epoch"] >= 2 for r in rows)  # pareto.from_epoch
+    assert (point.train_dir / "pareto" / "0" / "model.keras").exists() and not (point.train_dir / "pareto_raw").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.pythia
+@pytest.mark.sim
+def test_a_kept_checkpoint_is_a_design_point_bit_exact(budget):
+    home, point, _ = budget
+    codesign("cosim", CARD, "--preset", PRESET, "--checkpoint", 0, home=home)
+    codesign("hls", CARD, "--preset", PRESET, "--checkpoint", 0, home=home)
+    from codesign import flow
+
+    picked = flow.Point(point.card.with_overrides({"training.pareto.checkpoint": 0}))
+    assert picked.card.train_key() == point.card.train_key()  # no second training
+    _bit_exact(picked, 1050)
+    row = point.record("train")["pareto"]["checkpoints"][0]
+    assert picked.record("train")["pareto_checkpoint"] == row
+    n = len(point.record("train")["pareto"]["checkpoints"])
+    r = codesign("hls", CARD, "--preset", PRESET, "--checkpoint", n, home=home, check=False)
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2 and "training.pareto.checkpoint" in last and f"no kept checkpoint {n}" in last
+    assert not (flow.Point(point.card.with_overrides({"training.pareto.checkpoint": n})).train_dir).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.pythia
+def test_beta_lowers_ebops_and_da4ml_lut_on_the_same_seed(budget):
+    _, point, zero = budget
+    with_beta, without = point.record("train"), zero.record("train")
+    assert with_beta["ebops"] < without["ebops"]
+    assert point.core().estimate.lut < zero.core().estimate.lut
+    assert json.dumps(without["history"]["beta"][-1]) == "0.0"
