@@ -69,6 +69,9 @@ class SweepSpec(BaseModel):
     axes: dict[str, list[Any]] = Field(min_length=1)
     search: Search = Search()
     choose: Choose = Choose()
+    # Every Pareto checkpoint a training kept ([training.pareto]) joins the sweep as a point of its own
+    # (axis training.pareto.checkpoint), sharing that training.
+    checkpoints: bool = False
     timeout_s: float = Field(1800, gt=0, description="per design point")
     source: str = Field("", exclude=True)
 
