@@ -145,3 +145,33 @@ def test_chunked_generation_resumes_after_an_interruption(tmp_path):
     calls.clear()
     out = run_chunks(chunk, [0, 1, 2, 3], 1, [("chunks", 4)], progress=False, resume=tmp_path / "c")
     assert calls == [2, 3] and [int(r["x"][0]) for r in out] == [0, 1, 2, 3]
+
+
+def _row(i, lut, ratio, dsp=0):
+    return {"id": i, "params": {}, "metrics": {"lut": lut, "resolution_ratio": ratio, "dsp": dsp}}
+
+
+def test_fronts_and_chosen_point_follow_the_objective_and_the_budget():
+    """A minimised physics figure (MET resolution ratio): the front, and the best point inside the budget."""
+    from codesign.report.sweep import _miss, chosen, pareto
+    from codesign.sweep.spec import Choose
+
+    rows = [_row(1, 300e3, 0.60), _row(2, 150e3, 0.75), _row(3, 100e3, 0.80), _row(4, 200e3, 0.90, dsp=700)]
+    assert [r["id"] for r in pareto(rows, "lut", "resolution_ratio", "min")] == [3, 2, 1]
+    budget = Choose(within={"lut": 172800, "dsp": 614}, aim=0.70)
+    assert chosen(rows, "resolution_ratio", "min", budget)["id"] == 2
+    assert "aim missed by 0.05" in _miss(rows[1], "lut", "resolution_ratio", "min", 172800, 0.70)
+    # nothing inside the budget: the fewest LUTs within the tolerance of the best
+    assert chosen(rows, "resolution_ratio", "min", Choose(within={"lut": 1000}))["id"] == 1
+    assert "missed by 127,200" in _miss(rows[0], "lut", "resolution_ratio", "min", 172800, None)
+
+
+def test_sweep_spec_budget_names_a_known_figure(tmp_path):
+    from codesign.sweep.spec import load_sweep
+
+    spec = REPO / "models" / "sweeps" / "jedi_budget.toml"
+    assert load_sweep(spec).physics == ("accuracy", "max") and load_sweep(spec).checkpoints
+    bad = tmp_path / "s.toml"
+    bad.write_text(spec.read_text().replace("../jet_tagger_jedi.toml", str(CARD)).replace("lut = 45300", "luts = 1"))
+    with pytest.raises(CodesignError, match=r"s.toml: field 'choose.within.luts': no such figure"):
+        load_sweep(bad)
