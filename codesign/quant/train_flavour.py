@@ -23,7 +23,7 @@ from ..card import Card
 from ..fixedpoint import to_grid
 from ..physics.flavour import flavour_metrics
 from ..zoo.flavour_inputs import PAIR_FEATURES, PARTICLE_FEATURES, l1_inputs
-from . import pareto
+from . import pareto, prune
 from .keras_fit import fit
 from .train import split, write_metrics
 
@@ -58,6 +58,7 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
                  input_format=np.array(fmt), particle_features=np.array(PARTICLE_FEATURES),
                  pair_features=np.array(PAIR_FEATURES))  # fmt: skip
         return write_metrics(dest, y, labels[te], names, history, len(tr),
-                             {"flavour": flavour_metrics(y, labels[te], names, jet_pt)})  # fmt: skip
+                             {"flavour": flavour_metrics(y, labels[te], names, jet_pt),
+                              "sparsity": prune.sparsity_of(model)})  # fmt: skip
 
     return pareto.finish(out, model, history, "val_accuracy", evaluate)

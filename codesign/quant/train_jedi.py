@@ -15,7 +15,7 @@ import numpy as np
 
 from ..card import Card
 from ..fixedpoint import to_grid
-from . import pareto
+from . import pareto, prune
 from .keras_fit import fit
 from .train import split, write_metrics
 
@@ -42,6 +42,6 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
         model.save(dest / "model.keras")
         np.savez(dest / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names),
                  input_format=np.array(fmt))  # fmt: skip
-        return write_metrics(dest, y, labels[te], names, history, len(tr))
+        return write_metrics(dest, y, labels[te], names, history, len(tr), {"sparsity": prune.sparsity_of(model)})
 
     return pareto.finish(out, model, history, "val_accuracy", evaluate)
