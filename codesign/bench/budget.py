@@ -1,9 +1,9 @@
-"""L1 models against a trigger budget: python -m codesign.bench.budget [--size small|full] [--families ...]
+"""L1 models against a trigger budget: python -m codesign.bench.budget [--size small|full] [--families ...] [--package ...]
 
 Runs the resource-aware sweeps (models/sweeps/{met,flavour,jedi}_budget.toml: HGQ2 trainable bit
 widths under a β ramp, every kept Pareto checkpoint a point), draws their fronts (the sweep report,
 with the budget and the aim), picks each front's chosen point (the best physics figure within the
-budget, else the cheapest near the best), packages the chosen points with --package, and writes
+budget, else the cheapest near the best), bundles the chosen points of the --package families, and writes
 reports/bench/budget.{json,md} and budget_<family>_pareto_<cost>.png.
 
 `--size small` lays SMALL's fields over each spec (fewer events, epochs and axis values) so the
@@ -30,7 +30,8 @@ ANCHOR = {  # JEDI-linear (published, post-route on a VU13P; hls4ml LHC jet data
     "lut": [35_700, 43_800, 45_300, 70_700, 97_800], "latency_cycles": "19-21 at a 2 ns target",
 }  # fmt: skip
 SPECS = {"met": "models/sweeps/met_budget.toml", "flavour": "models/sweeps/flavour_budget.toml",
-         "jedi": "models/sweeps/jedi_budget.toml"}  # fmt: skip
+         "latent": "models/sweeps/flavour_latent_budget.toml", "jedi": "models/sweeps/jedi_budget.toml"}  # fmt: skip
+TAGGERS = ("flavour", "latent")  # the compact taggers: N x N pair-biased attention, latent attention
 # What `--size small` changes: data, epochs (β ramp scaled with them) and axis values.
 SMALL = {
     "met": {"fixed": {"data.n_events": 3000, "data.pileup": 140.0, "data.pool_size": 500, "training.epochs": 12,
@@ -40,6 +41,9 @@ SMALL = {
     "flavour": {"fixed": {"data.n_events": 2000, "training.epochs": 10, "training.beta.start_epoch": 1,
                           "training.beta.end_epoch": 10, "training.pareto.from_epoch": 1},
                 "axes": {"training.beta.end": [1e-5, 1e-4]}},
+    "latent": {"fixed": {"data.n_events": 2000, "training.epochs": 10, "training.beta.start_epoch": 1,
+                         "training.beta.end_epoch": 10, "training.pareto.from_epoch": 1},
+               "axes": {"training.beta.end": [1e-5, 1e-4]}},
     "jedi": {"fixed": {"data.n_per_class": 700, "training.epochs": 30, "training.batch_size": 64,
                        "training.learning_rate": 1e-2, "training.beta.start": 1e-6, "training.beta.end": 1e-4,
                        "training.beta.start_epoch": 3, "training.beta.end_epoch": 30, "training.pareto.from_epoch": 3},
@@ -90,7 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", choices=["small", "full"], default="small")
     ap.add_argument("--families", nargs="+", choices=list(SPECS), default=list(SPECS))
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--package", action="store_true", help="also bundle each chosen point (C-sim, both simulators)")
+    ap.add_argument("--package", nargs="*", choices=list(SPECS), default=[], metavar="FAMILY",
+                    help="bundle these families' chosen points (C-sim, both simulators, estimate)")  # fmt: skip
     ap.add_argument("--out", default="reports/bench")
     args = ap.parse_args(argv)
 
@@ -124,7 +129,7 @@ def main(argv=None) -> int:
         if family == "jedi":
             fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"model.n_particles": n}))
                                           for n in spec.axes.get("model.n_particles", [])}  # fmt: skip
-        if args.package and fam[family]["chosen"]:
+        if family in args.package and fam[family]["chosen"]:
             point = flow.Point(spec.card_for(fam[family]["chosen"]["params"]))
             flow.run(point, until="package")
             fam[family]["bundle"] = str(point.bundle_dir)
@@ -138,13 +143,13 @@ def main(argv=None) -> int:
 
     met128 = get("met", "chosen_by_n", 128)
     jedi32 = get("jedi", "chosen_by_n", 32)
-    tag = get("flavour", "chosen")
+    tag, tag_family = _tagger(fam)
     demo_auc = _demo_tagger_auc()
     result = {
         "met_n128_lut": met128 and met128.get("lut"), "met_n128_ratio": met128 and met128.get("resolution_ratio"),
         "tagger_lut": tag and tag.get("lut"), "tagger_dsp": tag and tag.get("dsp"),
         "tagger_auc_b_vs_light": tag and tag.get("auc_b_vs_light"), "jedi_n32_lut": jedi32 and jedi32.get("lut"),
-        "aims": AIMS, "demo_tagger_auc_b_vs_light": demo_auc, "vu13p": VU13P, "anchor": ANCHOR,
+        "tagger_family": tag_family, "aims": AIMS, "demo_tagger_auc_b_vs_light": demo_auc, "vu13p": VU13P, "anchor": ANCHOR,
         "size": args.size, "families": fam, "cost_source": "da4ml cost model of the traced, pipelined RTL",
         "command": "python -m codesign.bench.budget " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()}, 2 cores (shared)", "bench_wall_s": round(time.perf_counter() - t0, 1),
@@ -153,6 +158,19 @@ def main(argv=None) -> int:
     (out / "budget.md").write_text(_markdown(result))
     print(json.dumps({k: result[k] for k in list(result)[:6]}))
     return 0
+
+
+def _tagger(fam: dict) -> tuple[dict | None, str | None]:
+    """The compact tagger's chosen point: the best b-vs-light AUC of the taggers' chosen points inside the
+    budget (LUT and DSP), else the first tagger family's chosen point."""
+    picks = [(f, fam[f]["chosen"]) for f in TAGGERS if fam.get(f) and fam[f]["chosen"]]
+    inside = [
+        (f, c)
+        for f, c in picks
+        if c.get("lut", 1e12) <= AIMS["tagger_lut"] and c.get("dsp", 1e12) <= AIMS["tagger_dsp"]
+    ]
+    best = max(inside or picks, key=lambda fc: fc[1].get("auc_b_vs_light") or 0.0, default=(None, None))
+    return best[1], best[0]
 
 
 def _demo_tagger_auc() -> float | None:
@@ -193,9 +211,11 @@ def _markdown(r: dict) -> str:
             ("tagger_dsp", r["tagger_dsp"], f"≤ {a['tagger_dsp']:,}", _verdict(r["tagger_dsp"], a["tagger_dsp"])),
             ("tagger_auc_b_vs_light", r["tagger_auc_b_vs_light"], f"≥ {demo} - 0.01 (demo core)" if demo else "—",
              _verdict(r["tagger_auc_b_vs_light"], demo - 0.01, smaller=False) if demo else "no demo figure"),
+            ("tagger_family", r["tagger_family"], "—", "the tagger sweep the chosen point is from"),
             ("jedi_n32_lut", r["jedi_n32_lut"], f"≤ {a['jedi_n32_lut']:,} (JEDI-linear)", _verdict(r["jedi_n32_lut"], a["jedi_n32_lut"]))]  # fmt: skip
     for name, v, aim, verdict in rows:
-        lines.append(f"| {name} | {'—' if v is None else f'{v:,.4g}'} | {aim} | {verdict} |")
+        shown = "—" if v is None else (v if isinstance(v, str) else f"{v:,.4g}")
+        lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
     for family, f in fam.items():
         lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",
                   f"{f['points_done']} points done, {f['points_failed']} failed, {f['wall_s']:.0f} s. "
