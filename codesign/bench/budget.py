@@ -127,6 +127,7 @@ def main(argv=None) -> int:
             fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"data.n_candidates": n}))
                                           for n in spec.axes.get("data.n_candidates", [])}  # fmt: skip
         if family == "jedi":
+            fam[family]["plots"].append(_anchor_plot(rows, out))
             fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"model.n_particles": n}))
                                           for n in spec.axes.get("model.n_particles", [])}  # fmt: skip
         if family in args.package and fam[family]["chosen"]:
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
         "met_n128_lut": met128 and met128.get("lut"), "met_n128_ratio": met128 and met128.get("resolution_ratio"),
         "tagger_lut": tag and tag.get("lut"), "tagger_dsp": tag and tag.get("dsp"),
         "tagger_auc_b_vs_light": tag and tag.get("auc_b_vs_light"), "jedi_n32_lut": jedi32 and jedi32.get("lut"),
-        "tagger_family": tag_family, "aims": AIMS, "demo_tagger_auc_b_vs_light": demo_auc, "vu13p": VU13P, "anchor": ANCHOR,
+        "jedi_n32_accuracy": jedi32 and jedi32.get("accuracy"), "tagger_family": tag_family, "aims": AIMS, "demo_tagger_auc_b_vs_light": demo_auc, "vu13p": VU13P, "anchor": ANCHOR,
         "size": args.size, "families": fam, "cost_source": "da4ml cost model of the traced, pipelined RTL",
         "command": "python -m codesign.bench.budget " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()}, 2 cores (shared)", "bench_wall_s": round(time.perf_counter() - t0, 1),
@@ -158,6 +159,35 @@ def main(argv=None) -> int:
     (out / "budget.md").write_text(_markdown(result))
     print(json.dumps({k: result[k] for k in list(result)[:6]}))
     return 0
+
+
+def _anchor_plot(rows: list[dict], out: Path) -> str:
+    """Our JEDI-linear-style points per N (final models and kept checkpoints) beside JEDI-linear's published ones."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    from ..report.label import label
+
+    hep.style.use("CMS")
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for n, c in zip([8, 16, 32, 64], ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2"]):
+        have = [r["metrics"] for r in rows if r["params"].get("model.n_particles") == n and "lut" in r["metrics"]]
+        ax.scatter([m["lut"] for m in have], [m["accuracy"] for m in have], c=c, s=30, label=f"ours, N = {n}")
+    an = ANCHOR
+    ax.scatter(an["lut"], an["accuracy"], marker="s", s=60, c="k", label="JEDI-linear (published, other data)")
+    for n, lut, acc in zip(an["particles"], an["lut"], an["accuracy"]):
+        ax.annotate(f"N = {n}", (lut, acc), fontsize=11, xytext=(5, -12), textcoords="offset points")
+    ax.axvline(AIMS["jedi_n32_lut"], ls="--", c="#3f90da", label="budget: JEDI-linear N = 32 (45.3k LUT)")
+    ax.set(xlabel="LUT (ours: da4ml cost model; theirs: post-route)", ylabel="accuracy (5 classes, test set)")
+    ax.legend(loc="lower right", fontsize=11)
+    label(ax, "13 TeV", fontsize=16)
+    name = "budget_jedi_vs_anchor.png"
+    fig.savefig(out / name, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return name
 
 
 def _tagger(fam: dict) -> tuple[dict | None, str | None]:
@@ -209,12 +239,14 @@ def _markdown(r: dict) -> str:
             ("met_n128_ratio", r["met_n128_ratio"], f"≤ {a['met_n128_ratio']}", _verdict(r["met_n128_ratio"], a["met_n128_ratio"])),
             ("tagger_lut", r["tagger_lut"], f"≤ {a['tagger_lut']:,}", _verdict(r["tagger_lut"], a["tagger_lut"])),
             ("tagger_dsp", r["tagger_dsp"], f"≤ {a['tagger_dsp']:,}", _verdict(r["tagger_dsp"], a["tagger_dsp"])),
-            ("tagger_auc_b_vs_light", r["tagger_auc_b_vs_light"], f"≥ {demo} - 0.01 (demo core)" if demo else "—",
+            ("tagger_auc_b_vs_light", r["tagger_auc_b_vs_light"], f"≥ {demo:.4f} - 0.01 (demo core)" if demo else "—",
              _verdict(r["tagger_auc_b_vs_light"], demo - 0.01, smaller=False) if demo else "no demo figure"),
             ("tagger_family", r["tagger_family"], "—", "the tagger sweep the chosen point is from"),
+            ("jedi_n32_accuracy", r["jedi_n32_accuracy"], f"{ANCHOR['accuracy'][2]} (JEDI-linear, other data)",
+             _verdict(r["jedi_n32_accuracy"], ANCHOR["accuracy"][2], smaller=False)),
             ("jedi_n32_lut", r["jedi_n32_lut"], f"≤ {a['jedi_n32_lut']:,} (JEDI-linear)", _verdict(r["jedi_n32_lut"], a["jedi_n32_lut"]))]  # fmt: skip
     for name, v, aim, verdict in rows:
-        shown = "—" if v is None else (v if isinstance(v, str) else f"{v:,.4g}")
+        shown = "—" if v is None else (v if isinstance(v, str) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4f}")
         lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
     for family, f in fam.items():
         lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",

@@ -74,10 +74,11 @@ def _plot(rows, x, xlabel, pick, out: Path, y: str = "accuracy", side: str = "ma
         ax.axvline(budget, ls="--", c="#3f90da", label=f"budget {x} ≤ {budget:,.0f}")
     if choose and choose.aim is not None:
         ax.axhline(choose.aim, ls=":", c="#3f90da", label=f"aim {y} {'≥' if side == 'max' else '≤'} {choose.aim:g}")
+    miss = None
     if pick and (budget is not None or (choose and choose.aim is not None)):
-        ax.set_title(_miss(pick, x, y, side, budget, choose.aim if choose else None), fontsize=13, loc="right")
+        miss = _miss(pick, x, y, side, budget, choose.aim if choose else None)
     ax.set(xlabel=xlabel, ylabel=f"{y} (quantized, test set)")
-    ax.legend(loc="best", fontsize=12)
+    ax.legend(loc="best", fontsize=12, title=miss, title_fontsize=11)
     label(ax, "13 TeV", fontsize=16)
     name = f"pareto_{x}.png"
     fig.savefig(out / name, dpi=90, bbox_inches="tight")
