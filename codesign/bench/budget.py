@@ -123,6 +123,9 @@ def main(argv=None) -> int:
                        "points_done": len(rows), "points_failed": store.counts().get("failed", 0),
                        "wall_s": round(time.perf_counter() - t, 1), "plots": pngs, "physics": spec.physics[0],
                        "front_lut": _front(spec, rows, "lut"), "chosen": _summary(spec, _pick(spec, rows))}  # fmt: skip
+        if fam[family]["chosen"]:  # how many test events the physics figures rest on
+            train = flow.Point(spec.card_for(fam[family]["chosen"]["params"])).record("train")
+            fam[family]["n_test"] = train.get("n_test")
         if family == "met":
             fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"data.n_candidates": n}))
                                           for n in spec.axes.get("data.n_candidates", [])}  # fmt: skip
@@ -231,6 +234,9 @@ def _markdown(r: dict) -> str:
              f"Costs: {r['cost_source']}; a VU13P has {r['vu13p']['lut']:,} LUT and {r['vu13p']['dsp']:,} DSP. "
              "Physics: the quantized model on its test set. Every point of a sweep is a training's final model or one "
              "of its kept Pareto checkpoints (validation metric against EBOPs).", "",
+             "The chosen point of a front is the best physics figure within the budget, picked among the sweep's "
+             "points on their test-set figures (the Pareto checkpoints were kept on the validation set): with few "
+             "test events this choice is optimistic by about the figure's statistical error.", "",
              "## Chosen points against the aims", "",
              "| figure | value | aim | verdict |", "|---|---|---|---|"]  # fmt: skip
     a = r["aims"]
@@ -250,7 +256,8 @@ def _markdown(r: dict) -> str:
         lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
     for family, f in fam.items():
         lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",
-                  f"{f['points_done']} points done, {f['points_failed']} failed, {f['wall_s']:.0f} s. "
+                  f"{f['points_done']} points done, {f['points_failed']} failed, {f['wall_s']:.0f} s; "
+                  f"{f.get('n_test')} test events (jets) behind each physics figure. "
                   f"Fixed: `{json.dumps(f['fixed'])}`; axes: `{json.dumps(f['axes'])}`.", "",
                   f"Pareto front ({f['physics']} against LUT):", "",
                   f"| id | params | {f['physics']} | LUT | DSP | latency [cycles] | EBOPs |", "|---|---|---|---|---|---|---|"]  # fmt: skip
