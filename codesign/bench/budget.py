@@ -195,15 +195,18 @@ def _anchor_plot(rows: list[dict], out: Path) -> str:
 
 def _tagger(fam: dict) -> tuple[dict | None, str | None]:
     """The compact tagger's chosen point: the best b-vs-light AUC of the taggers' chosen points inside the
-    budget (LUT and DSP), else the first tagger family's chosen point."""
+    budget (LUT and DSP); if none is, the one that overshoots the budget least (largest LUT or DSP ratio)."""
     picks = [(f, fam[f]["chosen"]) for f in TAGGERS if fam.get(f) and fam[f]["chosen"]]
-    inside = [
-        (f, c)
-        for f, c in picks
-        if c.get("lut", 1e12) <= AIMS["tagger_lut"] and c.get("dsp", 1e12) <= AIMS["tagger_dsp"]
-    ]
-    best = max(inside or picks, key=lambda fc: fc[1].get("auc_b_vs_light") or 0.0, default=(None, None))
-    return best[1], best[0]
+
+    def over(c):
+        return max(c.get("lut", 1e12) / AIMS["tagger_lut"], c.get("dsp", 1e12) / AIMS["tagger_dsp"])
+
+    inside = [(f, c) for f, c in picks if over(c) <= 1]
+    if inside:
+        f, c = max(inside, key=lambda fc: fc[1].get("auc_b_vs_light") or 0.0)
+        return c, f
+    f, c = min(picks, key=lambda fc: over(fc[1]), default=(None, None))
+    return c, f
 
 
 def _demo_tagger_auc() -> float | None:
