@@ -121,7 +121,8 @@ def main(argv=None) -> int:
             pngs.append(name)
         fam[family] = {"spec": SPECS[family], "sweep": spec.name, "fixed": spec.fixed, "axes": spec.axes,
                        "points_done": len(rows), "points_failed": store.counts().get("failed", 0),
-                       "wall_s": round(time.perf_counter() - t, 1), "plots": pngs, "physics": spec.physics[0],
+                       "wall_s": round(time.perf_counter() - t, 1),
+                       "points_s": round(sum(r.get("seconds") or 0 for r in rows), 1), "plots": pngs, "physics": spec.physics[0],
                        "front_lut": _front(spec, rows, "lut"), "chosen": _summary(spec, _pick(spec, rows))}  # fmt: skip
         if fam[family]["chosen"]:  # how many test events the physics figures rest on
             train = flow.Point(spec.card_for(fam[family]["chosen"]["params"])).record("train")
@@ -224,7 +225,8 @@ def _verdict(value, aim, smaller: bool = True) -> str:
     if value is None:
         return "not run"
     ok = value <= aim if smaller else value >= aim
-    return "met" if ok else f"missed by {abs(value - aim):,.4g}"
+    gap = abs(value - aim)
+    return "met" if ok else f"missed by {gap:,.0f}" if gap >= 100 or gap == int(gap) else f"missed by {gap:.4f}"
 
 
 def _markdown(r: dict) -> str:
@@ -259,7 +261,9 @@ def _markdown(r: dict) -> str:
         lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
     for family, f in fam.items():
         lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",
-                  f"{f['points_done']} points done, {f['points_failed']} failed, {f['wall_s']:.0f} s; "
+                  f"{f['points_done']} points done, {f['points_failed']} failed; {f['points_s']:.0f} s in the points' "
+                  f"firmware-stage processes (trainings ran before them; a rerun reuses finished points: "
+                  f"{f['wall_s']:.0f} s in this run); "
                   f"{f.get('n_test')} test events (jets) behind each physics figure. "
                   f"Fixed: `{json.dumps(f['fixed'])}`; axes: `{json.dumps(f['axes'])}`.", "",
                   f"Pareto front ({f['physics']} against LUT):", "",
