@@ -32,10 +32,11 @@ class Point:
     card: Card
     # Vivado/Vitis report files a user brought (estimate/vendor.py); not part of the key.
     vendor_reports: Path | None = None
-    # A QONNX file a user brings (`codesign run --onnx FILE`): it replaces the data and train stages
-    # (quant/qonnx_import.py) and its sha256 joins the key. allow_unsafe lets graphs the guard rails
+    # A model file a user brings (`codesign run --model FILE`: a QONNX .onnx or a Keras 3 .keras): it
+    # replaces the data and train stages (quant/qonnx_import.py, quant/keras_import.py) and its sha256
+    # (and that of the user's test vectors) joins the key. allow_unsafe lets models the guard rails
     # refuse through to conversion (warned; the bit-exact checks still apply); it joins the key too.
-    onnx: Path | None = None
+    model_file: Path | None = None
     allow_unsafe: bool = False
 
     @classmethod
@@ -45,30 +46,46 @@ class Point:
         return cls(load_card(card_path).with_preset(preset), Path(vendor_reports) if vendor_reports else None)
 
     @classmethod
-    def from_onnx(cls, onnx: str | Path, card_path: str | Path | None = None, preset: str | None = None,
-                  allow_unsafe: bool = False) -> Point:  # fmt: skip
-        """A user's QONNX file: firmware settings from `card_path` (its preset applied), else defaults.
+    def from_model(cls, model: str | Path, card_path: str | Path | None = None, preset: str | None = None,
+                   allow_unsafe: bool = False, vectors: str | None = None) -> Point:  # fmt: skip
+        """A user's model file: firmware settings from `card_path` (its preset applied), else defaults.
 
-        The file is checked here, before anything is written: a refusal names the node and the fix.
+        The file (and the vectors' file) is checked here, before anything is written: a refusal names
+        the layer or node and the fix.
         """
         import re
 
         from .card import FirmwareSpec
-        from .qonnx_guard import check_file
 
-        onnx = Path(onnx).resolve()
-        problems = check_file(onnx, allow_unsafe)
+        model = Path(model).resolve()
+        kind = USER_MODEL_KINDS.get(model.suffix.lower())
+        if kind is None:
+            raise CodesignError(f"{model}: a model file is {' or '.join(USER_MODEL_KINDS)} (QKeras 0.9 .h5 files: save "
+                                "the model with the QKeras API of hgq2 as .keras, or export QONNX)")  # fmt: skip
+        if vectors:
+            from .data.vectors import read_vectors
+
+            read_vectors(vectors)  # a missing file, dataset or branch fails here
+        problems = _check_user_model(model, allow_unsafe)
         for p in problems:
-            console.print(f"[bold red]WARNING (--allow-unsafe): {onnx.name}: {p}[/bold red]")
+            console.print(f"[bold red]WARNING (--allow-unsafe): {model.name}: {p}[/bold red]")
         if problems:
-            console.print("[bold red]WARNING: converting a graph the guard rails refuse: the firmware may compute something "
-                          "else than the model; the bit-exact checks will tell.[/bold red]")  # fmt: skip
+            console.print("[bold red]WARNING: converting a model the guard rails refuse: the firmware may compute "
+                          "something else than the model; the bit-exact checks will tell.[/bold red]")  # fmt: skip
         fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
-        name = re.sub(r"[^a-z0-9_]", "_", onnx.stem.lower())
+        name = re.sub(r"[^a-z0-9_]", "_", model.stem.lower())
         name = name if re.match(r"[a-z]", name) else f"m_{name}"
-        card = Card(name=name, description=f"QONNX model {onnx.name}", firmware=fw, source=str(onnx),
-                    model={"kind": "qonnx_file", "file": str(onnx), "allow_unsafe": allow_unsafe})  # fmt: skip
-        return cls(card, onnx=onnx, allow_unsafe=allow_unsafe)
+        spec = {
+            "kind": kind,
+            "file": str(model),
+            "allow_unsafe": allow_unsafe,
+            **({"vectors": vectors} if vectors else {}),
+        }
+        desc = f"QONNX model {model.name}" if kind == "qonnx_file" else f"Keras model {model.name}"
+        card = Card(name=name, description=desc, firmware=fw, source=str(model), model=spec)
+        return cls(card, model_file=model, allow_unsafe=allow_unsafe)
+
+    from_onnx = from_model  # `--onnx FILE`, kept
 
     @property
     def name(self) -> str:
@@ -76,16 +93,22 @@ class Point:
 
     @property
     def key(self) -> str:
-        if self.onnx is None and not self.allow_unsafe:
+        if self.model_file is None and not self.allow_unsafe:
             return self.card.key()
         from .qonnx_guard import sha256
 
-        extra = {"card": self.card.key(), "onnx": self.onnx and sha256(self.onnx), "allow_unsafe": self.allow_unsafe}
+        vectors = getattr(self.card.model, "vectors", None)
+        extra = {"card": self.card.key(), "onnx": self.model_file and sha256(self.model_file),
+                 "allow_unsafe": self.allow_unsafe}  # fmt: skip
+        if vectors:
+            from .data.vectors import vectors_file
+
+            extra["vectors"] = sha256(vectors_file(vectors))
         return hashlib.sha256(json.dumps(extra, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def train_dir(self) -> Path:
-        key = self.key if self.onnx else self.card.train_key()
+        key = self.key if self.model_file else self.card.train_key()
         return paths.build_dir() / "train" / f"{self.name}-{key}"
 
     @property
@@ -136,6 +159,21 @@ class Point:
 
     def cost(self) -> records.Cost:
         return records.Cost.model_validate(self.record("estimate"))
+
+
+# A user's model file: its suffix -> the kind that takes it (kinds/qonnx_file.py, kinds/keras_file.py).
+USER_MODEL_KINDS = {".onnx": "qonnx_file", ".keras": "keras_file"}
+
+
+def _check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
+    """The guard rails of the file's kind; raises on the first problem unless allow_unsafe."""
+    if path.suffix.lower() == ".onnx":
+        from .qonnx_guard import check_file
+
+        return check_file(path, allow_unsafe)
+    from .keras_guard import check_keras, load_keras
+
+    return check_keras(load_keras(path), str(path), allow_unsafe)
 
 
 # ---- stages: each takes (point, out_dir) and returns a JSON-able record ----------------------

@@ -26,6 +26,7 @@ ZOO = (
     "part",
     "deepjet",
     "qonnx_file",
+    "keras_file",
     "analysis_wz",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)

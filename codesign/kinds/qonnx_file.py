@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..spec import Strict
+from ..spec import Strict, keyless_default
 from .base import FIRMWARE_STAGES, ModelKind, lazy
 
 
@@ -16,6 +16,7 @@ class Spec(Strict):
     kind: Literal["qonnx_file"] = "qonnx_file"
     frontend: Literal["qonnx"] = "qonnx"
     file: str  # absolute path; its sha256 joins the design point's key (flow.Point.key)
+    vectors: str | None = keyless_default(None)  # the user's test vectors (data/vectors.py); None: seeded
     allow_unsafe: bool = False  # convert a graph the guard rails refuse (warned; the bit-exact checks still apply)
 
 
