@@ -312,7 +312,13 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
     console.print(f"[bold]{stage:9s}[/bold] running …")
     t0 = time.perf_counter()
     with paths.atomic_dir(final, replace=force) as tmp:
-        record = _stage_func(point, stage)(point, tmp)
+        try:
+            record = _stage_func(point, stage)(point, tmp)
+        except CodesignError as e:  # a failed bit-exact check that names its first diverging layer keeps it
+            if getattr(e, "diagnosis", None):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                (final.parent / f"{stage}.diagnosis.json").write_text(json.dumps(e.diagnosis, indent=1))
+            raise
         record = {"stage": stage, "key": point.key, "seconds": round(time.perf_counter() - t0, 2), **record}
         (tmp / "stage.json").write_text(json.dumps(record, indent=1, default=str))
     record = json.loads((final / "stage.json").read_text())  # a concurrent twin may have won

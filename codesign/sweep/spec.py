@@ -81,7 +81,8 @@ class SweepSpec(BaseModel):
         changes = {**self.fixed, **overrides}
         for dotted in changes:
             section, _, field = dotted.partition(".")
-            if section not in dump or not isinstance(dump[section], dict) or field not in dump[section]:
+            fields = type(getattr(base, section, None)).model_fields if section in dump else {}
+            if section not in dump or not isinstance(dump[section], dict) or field not in fields:
                 raise CodesignError(f"{self.source}: axis '{dotted}': no such card field (section.field)")
         return base.with_overrides(changes, where=f"{self.source}: point {json.dumps(overrides)}")
 
