@@ -131,7 +131,7 @@ def check_on_grid(x: np.ndarray, kif: tuple[np.ndarray, np.ndarray, np.ndarray],
             f"not on its grid (a multiple of 2**-{ff})" if scaled[ev, el] != round(scaled[ev, el]) else "out of range"
         )
         raise CodesignError(
-            f"--vectors {spec}: event {ev}, element {el}: value {flat[ev, el]!r} is {what} of the input port's format "
+            f"--vectors {spec}: event {ev}, element {el}: value {float(flat[ev, el])!r} is {what} of the input port's format "
             f"{'' if kk else 'u'}fixed<{kk + ii + ff},{kk + ii}>; give vectors the input quantizer has already "
             "quantized (its output), or widen the input quantizer"
         )

@@ -60,7 +60,7 @@ def diagnose(model, hls_model_factory, x: np.ndarray, y_ref: np.ndarray, y_hls: 
         mv, hv = outs[n].reshape(len(xs), -1)[ev], got.reshape(len(xs), -1)[ev]
         diff = np.flatnonzero(mv != hv)
         el = int(diff[0]) if len(diff) else 0
-        cause, fix = _cause(hm, mine, la.name, float(mv[el]), float(hv[el]), n == 0)
+        cause, fix = _cause(hm, mine, outs[n], float(mv[el]), float(hv[el]), n == 0)
         return {
             "layer": la.name, "layer_class": type(la).__name__, "hls_layers": mine, "event": int(events[ev]),
             "element": el, "model_value": float(mv[el]), "hls_value": float(hv[el]), "cause": cause, "fix": fix,
@@ -68,7 +68,10 @@ def diagnose(model, hls_model_factory, x: np.ndarray, y_ref: np.ndarray, y_hls: 
     return None
 
 
-def _cause(hm, names: list[str], layer: str, model_value: float, hls_value: float, first: bool) -> tuple[str, str]:
+def _cause(
+    hm, names: list[str], values: np.ndarray, model_value: float, hls_value: float, first: bool
+) -> tuple[str, str]:
+    """(cause, fix) from the layer's hls4ml types: `values` are the model's outputs of the layer on the failing events."""
     types = {}
     for name in names:
         for t in ("accum_t", "result_t"):
@@ -77,10 +80,11 @@ def _cause(hm, names: list[str], layer: str, model_value: float, hls_value: floa
                 types[f"{name}.{t[:-2]}"] = nt.precision
     for where, p in types.items():
         lo, hi = p.min, p.max
-        if not lo <= model_value <= hi:
+        outside = values[(values < lo) | (values > hi)]
+        if len(outside):
             mode = str(getattr(p, "saturation_mode", "")).split(".")[-1] or "WRAP"
-            return (f"{where} {p.definition_cpp()} holds [{lo:g}, {hi:g}]: the model's value {model_value:g} "
-                    f"overflows it ({mode}): an accumulator or result too narrow",
+            return (f"{where} {p.definition_cpp()} holds [{lo:g}, {hi:g}]: the layer's values reach {outside[0]:g}, "
+                    f"which overflows it ({mode}): an accumulator or result too narrow",
                     f"give '{where}' more integer bits in firmware.hls_precision (or drop the override and let "
                     "hls4ml derive it from the quantizers)")  # fmt: skip
     for where, p in types.items():

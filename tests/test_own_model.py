@@ -1,0 +1,145 @@
+"""A user's own model file (`codesign run --model FILE --vectors SPEC`): to verified IP, or refused in one line.
+
+The models are built here (tests/own_models.py): shapes and widths no zoo card has.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import codesign, in_home
+from own_models import hgq2_model, on_grid, write_vectors
+
+from codesign.errors import CodesignError
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory):
+    """(folder, .keras file, --vectors specs) of an HGQ2 model and 300 events in .npy, HDF5 and ROOT."""
+    folder = tmp_path_factory.mktemp("user")
+    hgq2_model().save(folder / "user_net.keras")
+    return folder, folder / "user_net.keras", write_vectors(on_grid(300), folder)
+
+
+def _records(home, what="points"):
+    return {p.parent.name: json.loads(p.read_text()) for p in (home / "build" / what).glob("*/*/stage.json")}
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+def test_keras_file_to_ip_bundle_with_root_vectors(user, tmp_path):
+    """HGQ2 .keras + ROOT vectors: C-sim, da4ml, Icarus and Verilator all at 0 mismatches, bundle written."""
+    _, model, vectors = user
+    codesign("run", "--model", model, "--vectors", vectors["root"], "--until", "package", home=tmp_path)
+    recs = _records(tmp_path)
+    assert recs["hls"]["vectors"] == 300 and recs["hls"]["mismatches"] == 0
+    for sim in ("icarus", "verilator"):
+        assert recs["cosim"][sim]["mismatches"] == 0 and recs["cosim"][sim]["vectors"] == 300
+    (bundle,) = (tmp_path / "firmware" / "ip").iterdir()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["frontend"]["frontend"] == "user keras file"
+    ref = np.load(next((tmp_path / "build" / "train").iterdir()) / "reference.npz")
+    assert np.array_equal(ref["x"], np.load(vectors["npy"]).astype(np.float32))  # the user's events, in order
+
+
+@pytest.mark.sim
+def test_qonnx_file_with_hdf5_vectors(user, tmp_path):
+    """The same events from HDF5, for a Brevitas QONNX export of the same shapes: C-sim and da4ml emulation exact."""
+    import torch
+
+    from codesign.card import Card
+    from codesign.quant.train_torch import export_qonnx
+    from codesign.zoo import brevitas_mlp
+
+    folder, _, vectors = user
+    torch.manual_seed(0)
+    card = Card(name="b", model={"frontend": "brevitas", "hidden": [11]})
+    export_qonnx(brevitas_mlp.build(card, 7, 3), 7, folder / "brevitas_net.onnx")
+    codesign("rtl", "--model", folder / "brevitas_net.onnx", "--vectors", vectors["h5"], home=tmp_path)
+    codesign("hls", "--model", folder / "brevitas_net.onnx", "--vectors", vectors["h5"], home=tmp_path)
+    recs = _records(tmp_path)
+    assert recs["hls"]["vectors"] == 300 and recs["hls"]["mismatches"] == 0
+    assert recs["rtl"]["core"]["vectors"]["count"] == 300  # da4ml's emulation was checked on all of them
+
+
+@pytest.mark.sim
+def test_narrow_accumulator_names_its_layer(user, tmp_path):
+    """An accumulator forced too narrow (firmware.hls_precision) fails C-sim, and the diagnosis names that layer:
+    the second one, behind a first layer whose intermediate hls4ml keeps narrower than Keras (legitimately)."""
+    _, model, vectors = user
+    layer = "out"
+    card = tmp_path / "narrow.toml"
+    card.write_text(f'name = "narrow"\n[firmware]\nhls_precision = {{ "{layer}.accum" = "fixed<10,1>" }}\n')
+    r = codesign("hls", card, "--model", model, "--vectors", vectors["npy"], home=tmp_path, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"first diverging layer '{layer}'" in r.stderr and "too narrow" in r.stderr
+    (diag,) = (tmp_path / "build" / "points").glob("*/hls.diagnosis.json")
+    d = json.loads(diag.read_text())
+    assert d["layer"] == layer and d["model_value"] != d["hls_value"] and "accum" in d["fix"]
+
+
+def test_corrupt_files_are_one_line(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage that is not protobuf\xff\xff")
+    (tmp_path / "bad.keras").write_text("not a zip")
+    for f, what in (("bad.onnx", "not an ONNX model file"), ("bad.keras", "not a Keras 3 model file")):
+        r = codesign("hls", "--model", tmp_path / f, home=tmp_path, check=False)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and what in r.stderr
+        errors = [line for line in r.stderr.splitlines() if line.startswith("codesign: error:")]
+        assert len(errors) == 1 and what in errors[0]  # one line (TensorFlow's start-up chatter aside)
+
+
+def test_missing_branch_is_one_line(user, tmp_path):
+    folder, model, vectors = user
+    r = codesign("hls", "--model", model, "--vectors", f"{folder}/v.root:Events:x0,x1,pt", home=tmp_path, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "tree 'Events' has no branch 'pt'" in r.stderr and not (tmp_path / "build").exists()
+
+
+def _refusal(model, tmp_path, vectors=None) -> str:
+    from codesign import flow
+
+    model.save(tmp_path / "m.keras")
+    with in_home(tmp_path), pytest.raises(CodesignError) as e:
+        flow.Point.from_model(tmp_path / "m.keras", vectors=vectors)
+        flow.run(flow.Point.from_model(tmp_path / "m.keras", vectors=vectors), until="train")
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_float_model_refused(tmp_path):
+    import keras
+
+    x = keras.Input((4,))
+    msg = _refusal(keras.Model(x, keras.layers.Dense(2, name="fc")(x)), tmp_path)
+    assert "layer 'fc' (Dense): unquantized (float) layer" in msg and "QDense" in msg
+
+
+def test_unsupported_layer_refused(tmp_path):
+    import keras
+    from hgq.layers import QDense
+
+    x = keras.Input((4,))
+    h = QDense(3, name="q")(x)
+    msg = _refusal(keras.Model(x, keras.layers.LayerNormalization(name="norm")(h)), tmp_path)
+    assert "layer 'norm' (LayerNormalization): neither hls4ml nor da4ml" in msg
+
+
+def test_no_input_quantizer_refused(tmp_path):
+    import keras
+    from hgq.layers import QDense
+
+    x = keras.Input((4,))
+    msg = _refusal(keras.Model(x, QDense(3, name="q", enable_iq=False)(x)), tmp_path)
+    assert "layer 'q' reads the model input without an input quantizer" in msg
+
+
+def test_vectors_of_wrong_shape_and_off_grid(user, tmp_path):
+    folder, _, _ = user
+    np.save(tmp_path / "short.npy", on_grid(5)[:, :6])
+    msg = _refusal(hgq2_model(), tmp_path, vectors=str(tmp_path / "short.npy"))
+    assert "each event has shape (6,), the model's input takes (7,)" in msg
+    x = on_grid(5)
+    x[3, 4] = 0.3  # not a multiple of 2**-5
+    np.save(tmp_path / "off.npy", x)
+    msg = _refusal(hgq2_model(), tmp_path, vectors=str(tmp_path / "off.npy"))
+    assert "event 3, element 4: value 0.3 is not on its grid" in msg
