@@ -60,8 +60,7 @@ class Point:
         model = Path(model).resolve()
         kind = USER_MODEL_KINDS.get(model.suffix.lower())
         if kind is None:
-            raise CodesignError(f"{model}: a model file is {' or '.join(USER_MODEL_KINDS)} (QKeras 0.9 .h5 files: save "
-                                "the model with the QKeras API of hgq2 as .keras, or export QONNX)")  # fmt: skip
+            raise CodesignError(f"{model}: a model file is {', '.join(USER_MODEL_KINDS)} (QONNX, Keras 3, QKeras 0.9)")
         if vectors:
             from .data.vectors import read_vectors
 
@@ -81,7 +80,8 @@ class Point:
             "allow_unsafe": allow_unsafe,
             **({"vectors": vectors} if vectors else {}),
         }
-        desc = f"QONNX model {model.name}" if kind == "qonnx_file" else f"Keras model {model.name}"
+        desc = {"qonnx_file": "QONNX model", "keras_file": "Keras model", "qkeras_h5": "QKeras 0.9 model"}[kind]
+        desc = f"{desc} {model.name}"
         card = Card(name=name, description=desc, firmware=fw, source=str(model), model=spec)
         return cls(card, model_file=model, allow_unsafe=allow_unsafe)
 
@@ -162,7 +162,7 @@ class Point:
 
 
 # A user's model file: its suffix -> the kind that takes it (kinds/qonnx_file.py, kinds/keras_file.py).
-USER_MODEL_KINDS = {".onnx": "qonnx_file", ".keras": "keras_file"}
+USER_MODEL_KINDS = {".onnx": "qonnx_file", ".keras": "keras_file", ".h5": "qkeras_h5"}
 
 
 def _check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
@@ -171,6 +171,12 @@ def _check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
         from .qonnx_guard import check_file
 
         return check_file(path, allow_unsafe)
+    if path.suffix.lower() == ".h5":
+        from .quant.qkeras_h5 import qkeras_python, read_layers
+
+        read_layers(path)  # the file's config alone: nothing of it runs before the train stage
+        qkeras_python()
+        return []
     from .keras_guard import check_keras, load_keras
 
     return check_keras(load_keras(path), str(path), allow_unsafe)

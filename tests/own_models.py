@@ -53,3 +53,33 @@ def write_vectors(x: np.ndarray, folder) -> dict[str, str]:
         f["Events"] = {f"x{j}": x[:, j] for j in range(x.shape[1])}
     branches = ",".join(f"x{j}" for j in range(x.shape[1]))
     return {"npy": f"{folder}/v.npy", "h5": f"{folder}/v.h5:/inputs/x", "root": f"{folder}/v.root:Events:{branches}"}
+
+
+# Built inside .venv-qkeras (the real QKeras 0.9 on tf-keras), as a user's Keras 2 training script would.
+QKERAS_BUILD = """
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np, tf_keras
+from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+tf_keras.utils.set_random_seed(7)
+x = tf_keras.Input((7,), name="x")
+h = QActivation(quantized_bits(8, 2, alpha=1), name="x_q")(x)
+h = QDense(11, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), name="hidden")(h)
+h = QActivation(quantized_relu(9, 3), name="relu")(h)
+y = QDense(3, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), name="out")(h)
+model = tf_keras.Model(x, y)
+rng = np.random.default_rng(7)
+model.set_weights([rng.normal(size=w.shape) * 0.5 for w in model.get_weights()])
+model.save(sys.argv[1])
+"""
+
+
+def qkeras_h5(path) -> None:
+    """A QKeras 0.9 .h5 (7 -> 11 -> 3, half-to-even rounding) written by the isolated environment."""
+    import subprocess
+
+    from codesign.quant.qkeras_h5 import qkeras_python
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
+    r = subprocess.run([str(qkeras_python()), "-c", QKERAS_BUILD, str(path)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]

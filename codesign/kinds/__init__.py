@@ -27,6 +27,7 @@ ZOO = (
     "deepjet",
     "qonnx_file",
     "keras_file",
+    "qkeras_h5",
     "analysis_wz",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)
