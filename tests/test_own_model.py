@@ -4,6 +4,7 @@ The models are built here (tests/own_models.py): shapes and widths no zoo card h
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -143,3 +144,53 @@ def test_vectors_of_wrong_shape_and_off_grid(user, tmp_path):
     np.save(tmp_path / "off.npy", x)
     msg = _refusal(hgq2_model(), tmp_path, vectors=str(tmp_path / "off.npy"))
     assert "event 3, element 4: value 0.3 is not on its grid" in msg
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+def test_qkeras_h5_to_ip_bundle_with_hdf5_vectors(user, tmp_path):
+    """A QKeras 0.9 .h5 built by the real QKeras (isolated env), half-to-even rounding: its QONNX form equals
+    QKeras on every vector and layer, then C-sim, da4ml, Icarus and Verilator at 0 mismatches."""
+    from own_models import qkeras_h5
+
+    folder, _, vectors = user
+    qkeras_h5(folder / "qk_net.h5")
+    codesign("run", "--model", folder / "qk_net.h5", "--vectors", vectors["h5"], "--until", "package", home=tmp_path)
+    recs = _records(tmp_path)
+    assert recs["hls"]["mismatches"] == 0 and recs["hls"]["vectors"] == 300
+    assert all(
+        recs["cosim"][s]["mismatches"] == 0 and recs["cosim"][s]["vectors"] == 300 for s in ("icarus", "verilator")
+    )
+    train = json.loads(next((tmp_path / "build" / "train").glob("qk_net-*/metrics.json")).read_text())
+    assert train["frontend"] == "qkeras 0.9 file" and "QKeras 0.9" in train["reference"]
+
+
+def _h5_with_config(path, layers: list) -> None:
+    import h5py
+
+    cfg = {"class_name": "Functional", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"name": "x", "batch_input_shape": [None, 4]}, "inbound_nodes": []},
+        *layers]}}  # fmt: skip
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        ({"class_name": "Lambda", "config": {"name": "code"}}, "layer 'code' (Lambda): carries Python code"),
+        ({"class_name": "Dense", "config": {"name": "fc"}}, "layer 'fc' (Dense): unquantized (float) layer"),
+        ({"class_name": "QActivation", "config": {"name": "q", "activation": "quantized_bits(8, 2, alpha='auto_po2')"}},
+         "alpha='auto_po2' scales per channel"),
+        ({"class_name": "QDense", "config": {"name": "d", "units": 2, "kernel_quantizer": "quantized_bits(4, 0, alpha=1)",
+                                               "bias_quantizer": "quantized_bits(8, 2, alpha=1)"}},
+         "layer 'd' reads the model input without an input quantizer"),
+    ],
+)  # fmt: skip
+def test_qkeras_h5_refused_from_its_config(tmp_path, layer, message):
+    """Read from the file's JSON config, before QKeras (or anything of the file) runs."""
+    from codesign import flow
+
+    _h5_with_config(tmp_path / "m.h5", [{**layer, "inbound_nodes": [[["x", 0, 0, {}]]]}])
+    with pytest.raises(CodesignError, match=re.escape(message)):
+        flow.Point.from_model(tmp_path / "m.h5")
