@@ -45,6 +45,13 @@ class Point:
     ) -> Point:
         return cls(load_card(card_path).with_preset(preset), Path(vendor_reports) if vendor_reports else None)
 
+    def __post_init__(self):
+        # A card of a user's model file (from `--model`, or a sweep's point) carries its file: the key
+        # reads its sha256 whichever way the point was made.
+        if self.model_file is None and self.card.model.kind in USER_MODEL_KINDS.values():
+            object.__setattr__(self, "model_file", Path(self.card.model.file))
+            object.__setattr__(self, "allow_unsafe", self.card.model.allow_unsafe)
+
     @classmethod
     def from_model(cls, model: str | Path, card_path: str | Path | None = None, preset: str | None = None,
                    allow_unsafe: bool = False, vectors: str | None = None) -> Point:  # fmt: skip
@@ -53,37 +60,18 @@ class Point:
         The file (and the vectors' file) is checked here, before anything is written: a refusal names
         the layer or node and the fix.
         """
-        import re
-
-        from .card import FirmwareSpec
-
-        model = Path(model).resolve()
-        kind = USER_MODEL_KINDS.get(model.suffix.lower())
-        if kind is None:
-            raise CodesignError(f"{model}: a model file is {', '.join(USER_MODEL_KINDS)} (QONNX, Keras 3, QKeras 0.9)")
+        card = user_card(model, card_path, preset, allow_unsafe, vectors)
         if vectors:
             from .data.vectors import read_vectors
 
             read_vectors(vectors)  # a missing file, dataset or branch fails here
-        problems = _check_user_model(model, allow_unsafe)
+        problems = check_user_model(Path(card.model.file), allow_unsafe)
         for p in problems:
-            console.print(f"[bold red]WARNING (--allow-unsafe): {model.name}: {p}[/bold red]")
+            console.print(f"[bold red]WARNING (--allow-unsafe): {card.source}: {p}[/bold red]")
         if problems:
             console.print("[bold red]WARNING: converting a model the guard rails refuse: the firmware may compute "
                           "something else than the model; the bit-exact checks will tell.[/bold red]")  # fmt: skip
-        fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
-        name = re.sub(r"[^a-z0-9_]", "_", model.stem.lower())
-        name = name if re.match(r"[a-z]", name) else f"m_{name}"
-        spec = {
-            "kind": kind,
-            "file": str(model),
-            "allow_unsafe": allow_unsafe,
-            **({"vectors": vectors} if vectors else {}),
-        }
-        desc = {"qonnx_file": "QONNX model", "keras_file": "Keras model", "qkeras_h5": "QKeras 0.9 model"}[kind]
-        desc = f"{desc} {model.name}"
-        card = Card(name=name, description=desc, firmware=fw, source=str(model), model=spec)
-        return cls(card, model_file=model, allow_unsafe=allow_unsafe)
+        return cls(card)
 
     from_onnx = from_model  # `--onnx FILE`, kept
 
@@ -165,7 +153,30 @@ class Point:
 USER_MODEL_KINDS = {".onnx": "qonnx_file", ".keras": "keras_file", ".h5": "qkeras_h5"}
 
 
-def _check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
+def user_card(model: str | Path, card_path: str | Path | None = None, preset: str | None = None,
+              allow_unsafe: bool = False, vectors: str | None = None) -> Card:  # fmt: skip
+    """The card of a user's model file (kind by suffix), firmware settings from `card_path`; not yet checked."""
+    import re
+
+    from .card import FirmwareSpec
+
+    model = Path(model).resolve()
+    kind = USER_MODEL_KINDS.get(model.suffix.lower())
+    if kind is None:
+        raise CodesignError(f"{model}: a model file is {', '.join(USER_MODEL_KINDS)} (QONNX, Keras 3, QKeras 0.9)")
+    fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
+    name = re.sub(r"[^a-z0-9_]", "_", model.stem.lower())
+    name = name if re.match(r"[a-z]", name) else f"m_{name}"
+    if vectors:
+        from .data.vectors import absolute
+
+        vectors = absolute(vectors)
+    spec = {"kind": kind, "file": str(model), "allow_unsafe": allow_unsafe, **({"vectors": vectors} if vectors else {})}
+    desc = {"qonnx_file": "QONNX model", "keras_file": "Keras model", "qkeras_h5": "QKeras 0.9 model"}[kind]
+    return Card(name=name, description=f"{desc} {model.name}", firmware=fw, source=str(model), model=spec)
+
+
+def check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
     """The guard rails of the file's kind; raises on the first problem unless allow_unsafe."""
     if path.suffix.lower() == ".onnx":
         from .qonnx_guard import check_file

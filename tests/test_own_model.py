@@ -194,3 +194,48 @@ def test_qkeras_h5_refused_from_its_config(tmp_path, layer, message):
     _h5_with_config(tmp_path / "m.h5", [{**layer, "inbound_nodes": [[["x", 0, 0, {}]]]}])
     with pytest.raises(CodesignError, match=re.escape(message)):
         flow.Point.from_model(tmp_path / "m.h5")
+
+
+@pytest.mark.slow
+def test_sweep_of_a_user_model_over_hls_precision(user, tmp_path):
+    """A sweep spec names `model = ...`: every point is C-simulated and costed into the store; the point whose
+    override narrows an accumulator fails with its first diverging layer named, and the sweep goes on."""
+    from codesign.sweep.store import Store
+
+    folder, model, vectors = user
+    spec = tmp_path / "own.toml"
+    spec.write_text(f'''name = "own"
+model = "{model}"
+vectors = "{vectors["npy"]}"
+targets = ["hls", "estimate"]
+[fixed]
+"firmware.open_synthesis" = false
+[axes]
+"firmware.hls_precision" = [{{}}, {{ "out.accum" = "fixed<10,1>" }}]
+[search]
+objectives = ["lut:min", "latency_cycles:min"]
+''')
+    codesign("sweep", spec, "--workers", "1", home=tmp_path)
+    rows = {
+        json.dumps(r["params"]["firmware.hls_precision"]): r
+        for r in Store(next(tmp_path.glob("build/sweeps/own/*.sqlite"))).rows()
+    }
+    ok, narrow = rows["{}"], rows['{"out.accum": "fixed<10,1>"}']
+    assert ok["status"] == "done" and ok["metrics"]["csim_mismatches"] == 0 and ok["metrics"]["lut"] > 0
+    assert narrow["status"] == "failed" and "first diverging layer 'out'" in narrow["error"]
+
+
+def test_da4ml_diagnosis_names_the_layer():
+    """RTL path: the first layer whose da4ml emulation differs from the Keras layer is named, with both values
+    (here the core was traced from a model whose 'out' kernel differs in one weight from the reference model)."""
+    from codesign.diagnose import diagnose_da4ml
+    from codesign.rtl.emit import SOLVER_OPTIONS, traced
+
+    core_model, reference = hgq2_model(), hgq2_model()
+    inputs, _ = traced(core_model)
+    kernel = reference.get_layer("out").kernel
+    w = np.asarray(kernel)
+    w[3, 1] += 0.5
+    kernel.assign(w)
+    d = diagnose_da4ml(reference, on_grid(100), inputs, SOLVER_OPTIONS, traced=core_model)
+    assert d["layer"] == "out" and d["element"] == 1 and d["model_value"] != d["hls_value"]

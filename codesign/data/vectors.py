@@ -45,6 +45,12 @@ def vectors_file(spec: str) -> Path:
     return _split(spec)[0]
 
 
+def absolute(spec: str) -> str:
+    """The spec with its file's path made absolute (stages may run in another folder)."""
+    path, _, inner = _split(spec)
+    return f"{path.resolve()}:{inner}" if inner else str(path.resolve())
+
+
 def _split(spec: str) -> tuple[Path, str, str]:
     """(file, suffix, what is after the first ':' that follows the file name)."""
     for suffix in (".npy", ".h5", ".hdf5", ".root"):

@@ -16,16 +16,7 @@ import numpy as np
 
 from ..card import Card
 from ..errors import CodesignError
-from ..verify import count_mismatches, require_exact
-
-
-class DivergenceError(CodesignError):
-    """A bit-exact check failed; `diagnosis` (hls/diagnose.py) names the first diverging layer, if found."""
-
-    def __init__(self, message: str, diagnosis: dict | None):
-        super().__init__(message)
-        self.diagnosis = diagnosis
-
+from ..verify import require_exact
 
 # Layers that both firmware paths (hls4ml and da4ml) take, by Keras class name: these, plus the
 # layers each L1 model kind brings (ModelKind.layers), seen bit-exact in both paths by its tests.
@@ -66,7 +57,7 @@ def build_hls(model, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
     """Write the HLS project to out/prj, C-simulate, compare; return the stage's record."""
     import hls4ml
 
-    from .diagnose import apply_precision, diagnose
+    from ..diagnose import apply_precision, diagnose
 
     check_supported(model)
     fw = card.firmware
@@ -90,7 +81,7 @@ def build_hls(model, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
 def csim(convert, card: Card, ref: dict, out: Path, n_vectors: int, explain=None) -> dict:
     """Any frontend's HLS project: `convert(prj_dir, tb_input, tb_output)` returns hls4ml's ModelGraph;
     it is compiled with g++ and must equal the reference on every vector. On a mismatch,
-    `explain(x, y_ref, y_hls)` (hls/diagnose.py) names the first diverging layer, if given."""
+    `explain(x, y_ref, y_hls)` (codesign/diagnose.py) names the first diverging layer, if given."""
     import hls4ml
 
     x, y = ref["x"][:n_vectors], ref["y"][:n_vectors]
@@ -105,14 +96,10 @@ def csim(convert, card: Card, ref: dict, out: Path, n_vectors: int, explain=None
     got = np.asarray(hm.predict(np.ascontiguousarray(x))).reshape(y.shape)
     predict_s = time.perf_counter() - t0
     what = f"HLS C-simulation of {card.name} ({fw.backend}, {fw.strategy})"
-    if explain is not None and count_mismatches(y, got)[0]:
-        from .diagnose import describe
+    if explain is not None:
+        from ..diagnose import require_exact_or_explain
 
-        d = explain(x, y, got)
-        try:
-            require_exact(y, got, what)
-        except CodesignError as e:
-            raise DivergenceError(f"{e}; {describe(d)}" if d else str(e), d) from None
+        require_exact_or_explain(y, got, what, lambda: explain(x, y, got))
     n = require_exact(y, got, what)
     record = {
         "vectors": n, "mismatches": 0, "compile_s": round(compile_s, 2), "predict_s": round(predict_s, 3),

@@ -128,7 +128,7 @@ const d=t.dataset.dir=(t.dataset.col==c&&t.dataset.dir=='1')?'-1':'1';t.dataset.
 rows.sort((a,b)=>{{const x=a.cells[c].innerText,y=b.cells[c].innerText,nx=parseFloat(x),ny=parseFloat(y);
 return (isNaN(nx)||isNaN(ny)?x.localeCompare(y):nx-ny)*d}});rows.forEach(r=>t.tBodies[0].appendChild(r))}}</script>
 </head><body><h1>Sweep {html.escape(spec.name)}</h1>
-<p>Card <code>{html.escape(spec.card)}</code> (preset {spec.preset}), search {spec.search.kind}, targets {", ".join(spec.targets)}.
+<p>{"Model file" if spec.model else "Card"} <code>{html.escape(spec.model or spec.card)}</code> (preset {spec.preset}), search {spec.search.kind}, targets {", ".join(spec.targets)}.
 {counts.get("done", 0)} done, {counts.get("failed", 0)} failed, {counts.get("pending", 0) + counts.get("running", 0)} not finished.
 Costs are da4ml's cost model of the RTL; latency from its pipeline (no vendor tool ran).</p>
 <p>Chosen point (highlighted, ★): the fewest LUTs within 1% accuracy of the best{f": id {pick['id']}, {html.escape(json.dumps(pick['params']))}" if pick else ""}.

@@ -93,7 +93,7 @@ def run_sweep(spec_path: str, workers: int = 2, kind: str = "local", scheduler: 
                 card = spec.card_for(params)
                 store.add(params, card.key(), card.train_key())
             todo = [r for r in store.rows() if r["status"] in ("pending", "running")]
-            _train_first(todo, submit, as_completed, job, bar)
+            _train_first(todo, submit, as_completed, job, bar, "data" in spec.base.kind.stages)
             _run_points(todo, store, submit, as_completed, lambda p: job(p, spec.targets), bar)
     counts = store.counts()
     store.close()
@@ -101,13 +101,14 @@ def run_sweep(spec_path: str, workers: int = 2, kind: str = "local", scheduler: 
     return store.path
 
 
-def _train_first(todo, submit, as_completed, job, bar) -> None:
-    """One training per distinct training key, before the points that share it."""
+def _train_first(todo, submit, as_completed, job, bar, data: bool = True) -> None:
+    """One training per distinct training key, before the points that share it (`data`: the kind has a data stage)."""
     firsts = {r["train_key"]: r["params"] for r in todo}
     if not firsts:
         return
     first = next(iter(firsts.values()))
-    submit(*job(first, ["data"])).result()  # the data set once, before trainings that share it
+    if data:
+        submit(*job(first, ["data"])).result()  # the data set once, before trainings that share it
     t = bar.add_task("training", total=len(firsts), done=0, failed=0, left=len(firsts))
     futures = [submit(*job(p, ["train"])) for p in firsts.values()]
     for n, f in enumerate(as_completed(futures), 1):

@@ -1,4 +1,8 @@
-"""When the HLS C-simulation disagrees with the model: which layer diverges first, where, why, and the fix.
+"""When the firmware disagrees with the model: which layer diverges first, where, why, and the fix.
+
+HLS C-simulation (`diagnose`) and da4ml's emulation of the RTL (`diagnose_da4ml`) each compare the
+model's layer outputs with their own per-layer values. A failed check raises `DivergenceError`,
+which carries the diagnosis: the flow writes it beside the stage (`<stage>.diagnosis.json`).
 
 Each Keras layer's output is compared with hls4ml's trace of the same project (`ModelGraph.trace`,
 the C++ compiled once more with every layer traced). hls4ml may legitimately keep fewer bits in an
@@ -16,7 +20,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import CodesignError
+
 MAX_EVENTS = 200  # the trace runs on the first failing events only
+
+
+class DivergenceError(CodesignError):
+    """A bit-exact check failed; `diagnosis` names the first diverging layer, if one was found."""
+
+    def __init__(self, message: str, diagnosis: dict | None):
+        super().__init__(message)
+        self.diagnosis = diagnosis
+
+
+def require_exact_or_explain(expected, got, what: str, explain) -> int:
+    """verify.require_exact, but a mismatch first asks `explain()` for the diagnosis and raises DivergenceError."""
+    from .verify import count_mismatches, require_exact
+
+    if count_mismatches(expected, got)[0]:
+        d = explain()
+        try:
+            require_exact(expected, got, what)
+        except CodesignError as e:
+            raise DivergenceError(f"{e}; {describe(d)}" if d else str(e), d) from None
+    return require_exact(expected, got, what)
 
 
 def diagnose(model, hls_model_factory, x: np.ndarray, y_ref: np.ndarray, y_hls: np.ndarray) -> dict | None:
@@ -33,8 +60,7 @@ def diagnose(model, hls_model_factory, x: np.ndarray, y_ref: np.ndarray, y_hls: 
     events = bad[:MAX_EVENTS]
     xs = np.ascontiguousarray(x[events].astype(np.float32))
     hm = hls_model_factory(trace=True)
-    hm.compile()
-    _, trace = hm.trace(xs)
+    _, trace = hm.trace(xs)  # compiles the traced C++ itself
     hls_names = [layer.name for layer in hm.get_layers()]
     layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
     if any(len(la._inbound_nodes) != 1 for la in layers):
@@ -101,9 +127,42 @@ def _cause(
             "compare the layer's types with the model's quantizers; set them in firmware.hls_precision")  # fmt: skip
 
 
+def diagnose_da4ml(model, x: np.ndarray, inputs, solver_options: dict, traced=None) -> dict | None:
+    """The first Keras layer whose output da4ml's emulation of its trace does not reproduce (RTL path).
+
+    `inputs` are the FixedVariableArrays the core's trace started from; da4ml's tracer is asked for
+    every layer's output of `traced` (default: `model` itself; `dump=True`), each compiled to logic
+    and run on the events, against `model`'s own layer outputs.
+    """
+    import keras
+    from da4ml.converter import trace_model
+    from da4ml.trace import comb_trace
+
+    dump = trace_model(traced or model, solver_options=solver_options, inputs=inputs, dump=True)
+    xs = np.asarray(x, dtype=np.float64)[:MAX_EVENTS]
+    for la in [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]:
+        key = f"/{la.name}/final"
+        if key not in dump:
+            continue
+        emu = comb_trace(inputs, dump[key]).predict(xs.reshape(len(xs), -1)).reshape(len(xs), -1)
+        ref = np.asarray(keras.Model(model.inputs, la.output)(xs.astype(np.float32))).reshape(len(xs), -1)
+        bad = np.argwhere(emu != ref)
+        if len(bad):
+            ev, el = map(int, bad[0])
+            return {
+                "layer": la.name, "layer_class": type(la).__name__, "hls_layers": [f"da4ml {key}"], "event": ev,
+                "element": el, "model_value": float(ref[ev, el]), "hls_value": float(emu[ev, el]),
+                "cause": "da4ml's trace of the layer computes something else than Keras runs: a quantizer mode da4ml 0.6 "
+                         "does not trace as Keras computes it (it takes TRN and RND rounding, WRAP and SAT overflow)",
+                "fix": "use RND or TRN rounding and SAT or WRAP overflow in this layer's quantizers, or export QONNX "
+                       "(`--model FILE.onnx`: its tracer rounds half to even)",
+            }  # fmt: skip
+    return None
+
+
 def describe(d: dict) -> str:
     """One line of the diagnosis, for the error message."""
-    return (f"first diverging layer '{d['layer']}' ({d['layer_class']}; hls4ml: {', '.join(d['hls_layers'])}), "
+    return (f"first diverging layer '{d['layer']}' ({d['layer_class']}; firmware: {', '.join(d['hls_layers'])}), "
             f"event {d['event']}, element {d['element']}: model {d['model_value']!r}, HLS {d['hls_value']!r}; "
             f"cause: {d['cause']}; fix: {d['fix']}")  # fmt: skip
 
@@ -111,8 +170,6 @@ def describe(d: dict) -> str:
 def apply_precision(hm, overrides: dict[str, str], where: str = "firmware.hls_precision") -> None:
     """Set hls4ml types from `overrides` ('layer.accum' / 'layer.result' -> 'fixed<W,I[,Q,O]>') on a converted
     model, before it is written: hls4ml's HGQ2 bit-exact pass would override the same setting in its config."""
-    from ..errors import CodesignError
-
     names = [layer.name for layer in hm.get_layers()]
     for key, text in overrides.items():
         layer, _, what = key.rpartition(".")
