@@ -114,7 +114,7 @@ def write_sweep_report(store, spec) -> Path:
             r["status"],
             *(r["params"].get(a) for a in axes),
             *(_fmt(m.get(c)) for c in cols),
-            (r["error"] or "")[:200],
+            _error_cell(r["error"] or ""),
         ]
         cls = " class='chosen'" if pick and r["id"] == pick["id"] else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
@@ -144,3 +144,9 @@ def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"
     return "" if v is None else v
+
+
+def _error_cell(error: str) -> str:
+    """A failed point's error, short; a bit-exact failure shows its diagnosis (first diverging layer, cause, fix)."""
+    at = error.find("first diverging layer")
+    return error[:200] if at < 0 else error[at : at + 500]
