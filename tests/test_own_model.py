@@ -63,22 +63,6 @@ def test_qonnx_file_with_hdf5_vectors(user, tmp_path):
     assert recs["rtl"]["core"]["vectors"]["count"] == 300  # da4ml's emulation was checked on all of them
 
 
-@pytest.mark.sim
-def test_narrow_accumulator_names_its_layer(user, tmp_path):
-    """An accumulator forced too narrow (firmware.hls_precision) fails C-sim, and the diagnosis names that layer:
-    the second one, behind a first layer whose intermediate hls4ml keeps narrower than Keras (legitimately)."""
-    _, model, vectors = user
-    layer = "out"
-    card = tmp_path / "narrow.toml"
-    card.write_text(f'name = "narrow"\n[firmware]\nhls_precision = {{ "{layer}.accum" = "fixed<10,1>" }}\n')
-    r = codesign("hls", card, "--model", model, "--vectors", vectors["npy"], home=tmp_path, check=False)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert f"first diverging layer '{layer}'" in r.stderr and "too narrow" in r.stderr
-    (diag,) = (tmp_path / "build" / "points").glob("*/hls.diagnosis.json")
-    d = json.loads(diag.read_text())
-    assert d["layer"] == layer and d["model_value"] != d["hls_value"] and "accum" in d["fix"]
-
-
 def test_corrupt_files_are_one_line(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage that is not protobuf\xff\xff")
     (tmp_path / "bad.keras").write_text("not a zip")
@@ -198,8 +182,9 @@ def test_qkeras_h5_refused_from_its_config(tmp_path, layer, message):
 
 @pytest.mark.slow
 def test_sweep_of_a_user_model_over_hls_precision(user, tmp_path):
-    """A sweep spec names `model = ...`: every point is C-simulated and costed into the store; the point whose
-    override narrows an accumulator fails with its first diverging layer named, and the sweep goes on."""
+    """A sweep spec names `model = ...`: every point is C-simulated and costed into the store. The point whose
+    override forces an accumulator too narrow fails, and the diagnosis names that layer: the second one, behind
+    a first layer whose intermediate hls4ml keeps narrower than Keras (legitimately), and the sweep goes on."""
     from codesign.sweep.store import Store
 
     folder, model, vectors = user
@@ -223,6 +208,10 @@ objectives = ["lut:min", "latency_cycles:min"]
     ok, narrow = rows["{}"], rows['{"out.accum": "fixed<10,1>"}']
     assert ok["status"] == "done" and ok["metrics"]["csim_mismatches"] == 0 and ok["metrics"]["lut"] > 0
     assert narrow["status"] == "failed" and "first diverging layer 'out'" in narrow["error"]
+    assert "too narrow" in narrow["error"] and "out.accum" in narrow["error"]  # the cause and the setting
+    (diag,) = (tmp_path / "build" / "points").glob("*/hls.diagnosis.json")
+    d = json.loads(diag.read_text())
+    assert d["layer"] == "out" and d["model_value"] != d["hls_value"] and "accum" in d["fix"]
 
 
 def test_da4ml_diagnosis_names_the_layer():
