@@ -127,6 +127,58 @@ def _cause(
             "compare the layer's types with the model's quantizers; set them in firmware.hls_precision")  # fmt: skip
 
 
+def diagnose_qonnx(mw, hls_model_factory, x: np.ndarray, y_ref: np.ndarray, y_hls: np.ndarray) -> dict | None:
+    """`diagnose` for a QONNX graph (`mw`: the prepared graph hls4ml read): each hls4ml layer's trace against
+    qonnx's execution of the tensor it computes.
+
+    hls4ml names a layer after the ONNX node it starts from (`Dense_MatMul_0`, `Quant_0_act`,
+    `Relu_0`) and folds a following bias Add or data Quant into it; the tensor compared is the
+    output of that chain. Every type comes from a Quant node, so a correct layer matches exactly.
+    """
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    bad = np.flatnonzero((np.asarray(y_ref).reshape(len(x), -1) != np.asarray(y_hls).reshape(len(x), -1)).any(1))
+    if len(bad) == 0:
+        return None
+    events = bad[:MAX_EVENTS]
+    xs = np.ascontiguousarray(np.asarray(x)[events].astype(np.float32))
+    hm = hls_model_factory(trace=True)
+    _, trace = hm.trace(xs)
+    batch = mw.transform(ChangeBatchSize(len(xs))).transform(InferShapes())
+    ctx = execute_onnx(batch, {batch.graph.input[0].name: xs}, return_full_exec_context=True)
+    nodes = {n.name: n for n in mw.graph.node}
+    for layer in hm.get_layers():
+        if layer.name not in trace:
+            continue
+        node = next((nodes[n] for n in sorted(nodes, key=len, reverse=True) if n in layer.name), None)
+        if node is None:
+            continue
+        tensor = node.output[0]
+        while True:  # the bias Add and the data Quant hls4ml folds into the layer
+            after = mw.find_consumers(tensor) or []
+            if len(after) != 1 or after[0].op_type not in ("Add", "Quant") or (
+                after[0].op_type == "Add" and not any(mw.get_initializer(i) is not None or
+                                                      (mw.find_producer(i) and mw.find_producer(i).op_type == "Quant"
+                                                       and mw.get_initializer(mw.find_producer(i).input[0]) is not None)
+                                                      for i in after[0].input if i != tensor)):  # fmt: skip
+                break
+            tensor = after[0].output[0]
+        mine = np.asarray(ctx[tensor]).reshape(len(xs), -1)
+        got = np.asarray(trace[layer.name]).reshape(len(xs), -1)
+        diff = np.argwhere(mine != got)
+        if len(diff):
+            ev, el = map(int, diff[0])
+            cause, fix = _cause(hm, [layer.name], mine, float(mine[ev, el]), float(got[ev, el]), False)
+            return {
+                "layer": node.name, "layer_class": node.op_type, "hls_layers": [layer.name], "event": int(events[ev]),
+                "element": el, "model_value": float(mine[ev, el]), "hls_value": float(got[ev, el]), "cause": cause,
+                "fix": fix,
+            }  # fmt: skip
+    return None
+
+
 def diagnose_da4ml(model, x: np.ndarray, inputs, solver_options: dict, traced=None) -> dict | None:
     """The first Keras layer whose output da4ml's emulation of its trace does not reproduce (RTL path).
 

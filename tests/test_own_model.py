@@ -45,7 +45,8 @@ def test_keras_file_to_ip_bundle_with_root_vectors(user, tmp_path):
 
 @pytest.mark.sim
 def test_qonnx_file_with_hdf5_vectors(user, tmp_path):
-    """The same events from HDF5, for a Brevitas QONNX export of the same shapes: C-sim and da4ml emulation exact."""
+    """The same events from HDF5, for a Brevitas QONNX export of the same shapes: C-sim and da4ml emulation exact;
+    with an accumulator forced too narrow, the diagnosis names the ONNX node."""
     import torch
 
     from codesign.card import Card
@@ -61,6 +62,15 @@ def test_qonnx_file_with_hdf5_vectors(user, tmp_path):
     recs = _records(tmp_path)
     assert recs["hls"]["vectors"] == 300 and recs["hls"]["mismatches"] == 0
     assert recs["rtl"]["core"]["vectors"]["count"] == 300  # da4ml's emulation was checked on all of them
+
+    card = tmp_path / "narrow.toml"  # the second layer's accumulator forced too narrow: named, with its cause
+    card.write_text('name = "narrow"\n[firmware]\nhls_precision = { "Dense_MatMul_1.accum" = "fixed<8,0>" }\n')
+    r = codesign("hls", card, "--model", folder / "brevitas_net.onnx", "--vectors", vectors["h5"], home=tmp_path,
+                 check=False)  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert (
+        "first diverging layer 'MatMul_1' (MatMul; firmware: Dense_MatMul_1)" in r.stderr and "too narrow" in r.stderr
+    )
 
 
 def test_corrupt_files_are_one_line(tmp_path):
