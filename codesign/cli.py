@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("card", nargs="?", help="model card (TOML), e.g. models/jet_tagger_mlp.toml; with --model, "
                        "optional: its firmware settings apply")  # fmt: skip
         c.add_argument("--model", "--onnx", dest="model", metavar="FILE", help="a model of your own instead of the "
-                       "card's: a QONNX .onnx or a Keras 3 .keras (HGQ2 or the QKeras API), checked by the guard rails "
+                       "card's: a QKeras 0.9 .h5, a Keras 3 .keras (HGQ2 or the QKeras API) or a QONNX .onnx, checked by the guard rails "
                        "before anything is written; reference: your model on the test vectors")  # fmt: skip
         c.add_argument("--vectors", metavar="SPEC", help="with --model: your test vectors, FILE.npy, FILE.h5:/group/x "
                        "or FILE.root:tree:branch1,branch2,... (default: seeded vectors on the input quantizer's grid)")  # fmt: skip

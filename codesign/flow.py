@@ -32,8 +32,8 @@ class Point:
     card: Card
     # Vivado/Vitis report files a user brought (estimate/vendor.py); not part of the key.
     vendor_reports: Path | None = None
-    # A model file a user brings (`codesign run --model FILE`: a QONNX .onnx or a Keras 3 .keras): it
-    # replaces the data and train stages (quant/qonnx_import.py, quant/keras_import.py) and its sha256
+    # A model file a user brings (`codesign run --model FILE`: a kind with a `file_suffix`): it replaces
+    # the data and train stages (quant/qonnx_import.py, keras_import.py, qkeras_h5.py) and its sha256
     # (and that of the user's test vectors) joins the key. allow_unsafe lets models the guard rails
     # refuse through to conversion (warned; the bit-exact checks still apply); it joins the key too.
     model_file: Path | None = None
@@ -48,7 +48,7 @@ class Point:
     def __post_init__(self):
         # A card of a user's model file (from `--model`, or a sweep's point) carries its file: the key
         # reads its sha256 whichever way the point was made.
-        if self.model_file is None and self.card.model.kind in USER_MODEL_KINDS.values():
+        if self.model_file is None and self.card.kind.file_suffix:
             object.__setattr__(self, "model_file", Path(self.card.model.file))
             object.__setattr__(self, "allow_unsafe", self.card.model.allow_unsafe)
 
@@ -149,10 +149,6 @@ class Point:
         return records.Cost.model_validate(self.record("estimate"))
 
 
-# A user's model file: its suffix -> the kind that takes it (kinds/qonnx_file.py, kinds/keras_file.py).
-USER_MODEL_KINDS = {".onnx": "qonnx_file", ".keras": "keras_file", ".h5": "qkeras_h5"}
-
-
 def user_card(model: str | Path, card_path: str | Path | None = None, preset: str | None = None,
               allow_unsafe: bool = False, vectors: str | None = None) -> Card:  # fmt: skip
     """The card of a user's model file (kind by suffix), firmware settings from `card_path`; not yet checked."""
@@ -161,9 +157,7 @@ def user_card(model: str | Path, card_path: str | Path | None = None, preset: st
     from .card import FirmwareSpec
 
     model = Path(model).resolve()
-    kind = USER_MODEL_KINDS.get(model.suffix.lower())
-    if kind is None:
-        raise CodesignError(f"{model}: a model file is {', '.join(USER_MODEL_KINDS)} (QONNX, Keras 3, QKeras 0.9)")
+    kind = _user_kind(model)
     fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
     name = re.sub(r"[^a-z0-9_]", "_", model.stem.lower())
     name = name if re.match(r"[a-z]", name) else f"m_{name}"
@@ -171,26 +165,26 @@ def user_card(model: str | Path, card_path: str | Path | None = None, preset: st
         from .data.vectors import absolute
 
         vectors = absolute(vectors)
-    spec = {"kind": kind, "file": str(model), "allow_unsafe": allow_unsafe, **({"vectors": vectors} if vectors else {})}
-    desc = {"qonnx_file": "QONNX model", "keras_file": "Keras model", "qkeras_h5": "QKeras 0.9 model"}[kind]
-    return Card(name=name, description=f"{desc} {model.name}", firmware=fw, source=str(model), model=spec)
+    spec = {
+        "kind": kind.name,
+        "file": str(model),
+        "allow_unsafe": allow_unsafe,
+        **({"vectors": vectors} if vectors else {}),
+    }
+    return Card(name=name, description=f"{model.name}: {kind.summary}", firmware=fw, source=str(model), model=spec)
+
+
+def _user_kind(path: Path) -> kinds.ModelKind:
+    have = kinds.user_file_kinds()
+    if path.suffix.lower() not in have:
+        raise CodesignError(f"{path}: a model file of your own is one of {', '.join(sorted(have))} "
+                            f"({'; '.join(k.summary for k in have.values())})")  # fmt: skip
+    return have[path.suffix.lower()]
 
 
 def check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
-    """The guard rails of the file's kind; raises on the first problem unless allow_unsafe."""
-    if path.suffix.lower() == ".onnx":
-        from .qonnx_guard import check_file
-
-        return check_file(path, allow_unsafe)
-    if path.suffix.lower() == ".h5":
-        from .quant.qkeras_h5 import qkeras_python, read_layers
-
-        read_layers(path)  # the file's config alone: nothing of it runs before the train stage
-        qkeras_python()
-        return []
-    from .keras_guard import check_keras, load_keras
-
-    return check_keras(load_keras(path), str(path), allow_unsafe)
+    """The guard rails of the file's kind (ModelKind.guard); raises on the first problem unless allow_unsafe."""
+    return _user_kind(path).guard(path, allow_unsafe)
 
 
 # ---- stages: each takes (point, out_dir) and returns a JSON-able record ----------------------

@@ -82,3 +82,8 @@ def check_keras(model, where: str, allow_unsafe: bool = False) -> list[str]:
             "quantized_bits(...)) in the QKeras API, or an HGQ2 QDense with its input quantizer enabled)"
         )
     return problems
+
+
+def check_file(path, allow_unsafe: bool = False) -> list[str]:
+    """The guard on a user's .keras file (kinds/keras_file.py), before anything is written."""
+    return check_keras(load_keras(path), str(path), allow_unsafe)

@@ -14,7 +14,7 @@ from ..errors import CodesignError
 from .base import FIRMWARE_STAGES, OFFLINE_STAGES, ModelKind, Stage, lazy
 
 __all__ = ["FIRMWARE_STAGES", "OFFLINE_STAGES", "ModelKind", "Stage", "lazy", "register", "unregister", "get", "names",
-           "datasets", "dataset_name", "DEFAULT"]  # fmt: skip
+           "datasets", "dataset_name", "user_file_kinds", "DEFAULT"]  # fmt: skip
 
 # The zoo: each module's KIND is registered. A new kind is its own module plus one line here.
 ZOO = (
@@ -69,6 +69,12 @@ def get(name: str) -> ModelKind:
 def names() -> list[str]:
     _load()
     return sorted(_KINDS)
+
+
+def user_file_kinds() -> dict[str, ModelKind]:
+    """A user's model file suffix (.onnx, .keras, .h5) -> the kind that takes it."""
+    _load()
+    return {k.file_suffix: k for k in _KINDS.values() if k.file_suffix}
 
 
 def dataset_name(module) -> str:

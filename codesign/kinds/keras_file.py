@@ -31,5 +31,6 @@ KIND = ModelKind(
     name="keras_file", spec=Spec, dataset=None, trainers={"keras": lazy("codesign.quant.keras_import", "train")},
     figures={}, figures_of=lambda train: {}, physics=lambda train: {"n_test": train["n_test"]}, ports=ports,
     report=lazy("codesign.report.sections", "trained_file"), stages=tuple(s for s in FIRMWARE_STAGES if s != "data"),
+    file_suffix=".keras", guard=lazy("codesign.keras_guard", "check_file"),
     summary="a user's Keras 3 model file (HGQ2 or the QKeras API; comes trained)",
 )  # fmt: skip

@@ -33,5 +33,6 @@ KIND = ModelKind(
     name="qkeras_h5", spec=Spec, dataset=None, trainers={"qkeras0.9": lazy("codesign.quant.qkeras_h5", "train")},
     figures={}, figures_of=lambda train: {}, physics=lambda train: {"n_test": train["n_test"]}, ports=ports,
     report=lazy("codesign.report.sections", "trained_file"), stages=tuple(s for s in FIRMWARE_STAGES if s != "data"),
+    file_suffix=".h5", guard=lazy("codesign.quant.qkeras_h5", "check_file"),
     summary="a user's QKeras 0.9 .h5 file (Keras 2; comes trained)",
 )  # fmt: skip

@@ -30,5 +30,6 @@ KIND = ModelKind(
     name="qonnx_file", spec=Spec, dataset=None, trainers={"qonnx": lazy("codesign.quant.qonnx_import", "train")},
     figures={}, figures_of=lambda train: {}, physics=lambda train: {"n_test": train["n_test"]}, ports=ports,
     report=lazy("codesign.report.sections", "trained_file"), stages=tuple(s for s in FIRMWARE_STAGES if s != "data"),
+    file_suffix=".onnx", guard=lazy("codesign.qonnx_guard", "check_file"),
     summary="a user's QONNX file (comes trained)",
 )  # fmt: skip

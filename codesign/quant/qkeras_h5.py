@@ -161,6 +161,14 @@ def _parse(text: str, where: str) -> dict:
     return {"class_name": call.func.id, "config": cfg}
 
 
+def check_file(path: Path, allow_unsafe: bool = False) -> list[str]:
+    """The guard on a user's .h5 (kinds/qkeras_h5.py): its config alone (nothing of it runs before the train
+    stage, where the QONNX guard rails also apply), and the isolated environment it needs."""
+    read_layers(path)
+    qkeras_python()
+    return []
+
+
 def input_format(layers: list[dict]) -> tuple[int, int, int]:
     q = layers[1]["act"]
     return int(q["signed"]), q["integer"], q["f"]
