@@ -27,6 +27,9 @@ ZOO = (
     "deepjet",
     "qonnx_file",
     "analysis_wz",
+    "muon_full",
+    "muon_latent",
+    "muon_match",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)
 
