@@ -47,7 +47,7 @@ class Attention(nn.Module):
         k, v = self.kv(y).reshape(b, -1, 2, self.h, self.dh).permute(2, 0, 3, 1, 4)
         logits = q @ k.transpose(-1, -2) * self.dh**-0.5
         if mask is not None:
-            keep = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
+            keep = torch.cat([mask.new_ones((mask.shape[0], 1)), mask], dim=1)
             logits = logits + ((1.0 - keep) * _MASKED)[:, None, None, :]
         out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(b, n, d)
         return self.o(out)
@@ -133,3 +133,20 @@ def build(spec) -> nn.Module:
         return FullTransformer(spec.embed, spec.heads, spec.hidden, spec.encoder_layers, spec.decoder_layers)
     return LatentTransformer(spec.embed, spec.heads, spec.hidden, spec.z_tracks, spec.z_segments, spec.latent_layers,
                              spec.decoder_layers)  # fmt: skip
+
+
+def predict_event(model: nn.Module, tracks, segments, max_tracks: int, where: str = "event 0"):
+    """Per-track logits (n,) of one event: tracks (n, 4) pt, eta, phi, charge; segments (m, 4) station,
+    eta, phi, psi. Bad input is refused naming `where` and the field (zoo/muon_inputs.check_event);
+    no tracks gives an empty array, no segments a logit per track from the tracks alone."""
+    import numpy as np
+
+    from .muon_inputs import check_event, segment_features, track_features
+
+    tracks = np.asarray(tracks, np.float32).reshape(-1, 4)
+    segments = np.asarray(segments, np.float32).reshape(-1, 4)
+    check_event(tracks, segments, max_tracks, where)
+    t, s = torch.from_numpy(track_features(tracks))[None], torch.from_numpy(segment_features(segments))[None]
+    model.eval()
+    with torch.no_grad():
+        return model(t, torch.ones(t.shape[:2]), s, torch.ones(s.shape[:2]))[0].numpy()
