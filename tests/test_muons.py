@@ -44,10 +44,10 @@ def _event(rng, n: int, m: int):
 def _run(model, events):
     import torch
 
-    from codesign.zoo.muon_inputs import pad, segment_features, track_features
+    from codesign.zoo.muon_inputs import SEGMENT_FEATURES, TRACK_FEATURES, pad, segment_features, track_features
 
-    t, tm = pad([track_features(e[0]) for e in events], 7)
-    s, sm = pad([segment_features(e[1]) for e in events], 8)
+    t, tm = pad([track_features(e[0]) for e in events], len(TRACK_FEATURES))
+    s, sm = pad([segment_features(e[1]) for e in events], len(SEGMENT_FEATURES))
     with torch.no_grad():
         return model(*(torch.from_numpy(a) for a in (t, tm, s, sm))).numpy(), (t, tm, s, sm)
 

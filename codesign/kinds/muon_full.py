@@ -30,7 +30,7 @@ class Common(Strict):
 
 class Transformer(Common):
     embed: int = Field(32, ge=1)
-    heads: int = Field(4, ge=1)
+    heads: int = Field(2, ge=1)
     hidden: int = Field(64, ge=1, description="hidden width of each block's MLP")
     decoder_layers: int = Field(1, ge=1, description="full: (track self-attention + cross-attention) layers; latent: "
                                 "cross-attention layers of the per-track queries")  # fmt: skip

@@ -1,10 +1,14 @@
 """Model inputs of the tracker-muon pre-selectors, from one event's tracks and muon segments.
 
-Per track (TRACK_FEATURES): q/pT [1/GeV], ln pT, eta, sin and cos of phi, and sin and cos of the
-position angle at muon station 2 from the helix alone (data/muon_detector.bend: 3.8 T, no
-material) - the cheap analytic part of the extrapolation; the expensive one (material, field map,
-matching) is what the pre-selection saves.
-Per segment (SEGMENT_FEATURES): station one-hot (4), eta, sin phi, cos phi, 10 psi.
+Per track (TRACK_FEATURES): q/pT [1/GeV], ln pT, eta, sin and cos of phi, and Fourier features of
+where it points: sin and cos of f * phi_st2 for f in PHI_FREQ, where phi_st2 is the position angle at
+muon station 2 from the helix alone (data/muon_detector.bend: 3.8 T, no material; the cheap analytic
+part of the extrapolation; the expensive one - material, field map, matching - is what the
+pre-selection saves), and of f * eta for f in ETA_FREQ.
+Per segment (SEGMENT_FEATURES): station one-hot (4), eta, 10 psi, and the same Fourier features of its
+phi and eta. With them, one attention head's bilinear logit can hold sum_f cos(f (phi_track -
+phi_segment)) + ..., a kernel peaked where a track points at a segment (width ~ 1 / max frequency),
+which dot products of plain angles cannot resolve at the muon system's scale (~0.01 rad).
 A batch pads events to its largest track and segment counts; the masks are 1.0 on real slots.
 `check_event` refuses, naming the event and field, NaN or infinite track parameters and more
 tracks than the model's configured maximum.
@@ -17,8 +21,13 @@ import numpy as np
 from ..data import muon_detector as det
 from ..errors import CodesignError
 
-TRACK_FEATURES = ["q/pt", "ln_pt", "eta", "sin_phi", "cos_phi", "sin_phi_st2", "cos_phi_st2"]
-SEGMENT_FEATURES = ["st1", "st2", "st3", "st4", "eta", "sin_phi", "cos_phi", "10psi"]
+PHI_FREQ = (1, 2, 4, 8, 16)
+ETA_FREQ = (2, 4, 8)
+_FOURIER = [
+    f"{fn}({f}{x})" for x, freqs in (("phi", PHI_FREQ), ("eta", ETA_FREQ)) for f in freqs for fn in ("sin", "cos")
+]
+TRACK_FEATURES = ["q/pt", "ln_pt", "eta", "sin_phi", "cos_phi", *_FOURIER]  # phi: at station 2
+SEGMENT_FEATURES = ["st1", "st2", "st3", "st4", "eta", "10psi", *_FOURIER]
 TRACK_FIELDS = ["pt", "eta", "phi", "charge"]
 
 
@@ -46,17 +55,21 @@ def track_features(tracks: np.ndarray) -> np.ndarray:
     t = np.asarray(tracks, np.float64).reshape(-1, 4)
     pt, eta, phi, q = t.T
     turn = det.bend(pt, eta)[0][:, 1] if len(t) else np.zeros(0)
-    phi2 = phi - q * turn
-    return np.stack([q / pt, np.log(pt), eta, np.sin(phi), np.cos(phi), np.sin(phi2), np.cos(phi2)],
-                    axis=1).astype(np.float32)  # fmt: skip
+    base = np.stack([q / pt, np.log(pt), eta, np.sin(phi), np.cos(phi)], axis=1)
+    return np.concatenate([base, fourier(phi - q * turn, eta)], axis=1).astype(np.float32)
+
+
+def fourier(phi: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """(n, 2 len(PHI_FREQ) + 2 len(ETA_FREQ)): sin, cos of f phi, then of f eta."""
+    cols = [fn(f * x) for x, freqs in ((phi, PHI_FREQ), (eta, ETA_FREQ)) for f in freqs for fn in (np.sin, np.cos)]
+    return np.stack(cols, axis=1) if len(phi) else np.zeros((0, len(_FOURIER)))
 
 
 def segment_features(segments: np.ndarray) -> np.ndarray:
     """(m, 4) station, eta, phi, psi -> (m, len(SEGMENT_FEATURES)) float32."""
     s = np.asarray(segments, np.float64).reshape(-1, 4)
     onehot = (s[:, :1].astype(int) == np.arange(4)).astype(np.float64)
-    return np.concatenate([onehot, s[:, 1:2], np.sin(s[:, 2:3]), np.cos(s[:, 2:3]), 10 * s[:, 3:4]],
-                          axis=1).astype(np.float32)  # fmt: skip
+    return np.concatenate([onehot, s[:, 1:2], 10 * s[:, 3:4], fourier(s[:, 2], s[:, 1])], axis=1).astype(np.float32)
 
 
 def pad(parts: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
