@@ -11,6 +11,14 @@ give PADDED_LOGIT.
            to the tracks, self-attend together, and one query per track cross-attends to them.
            O(N Z + M Z + Z^2): linear in the number of tracks.
 
+Geometry: every attention also sees, per head h, alpha_h * g_query . g_key added to its logits, where
+g are the inputs' Fourier features of where a track points and where a segment sits (muon_inputs):
+sum_f cos(f dphi) + sum_f cos(f deta), a kernel peaked where a track points at a segment, which
+learned projections of plain features find slowly (like a rotary position encoding, the relative
+position enters the dot product directly). Latents start from a learned receptive field and carry on
+the attention-weighted geometry of what they read, so a track query finds the latents that read the
+segments it points at. alpha is learned (head 0 starts at 0: plain attention).
+
 Every attention has a learned "nothing" key and value beside its inputs, always present: an
 event with no segments (or no tracks) attends to it alone, so its output is defined (finite)
 rather than a softmax over nothing. Masked keys get a logit bias of -1e9: their weight is 0
@@ -23,14 +31,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .muon_inputs import SEGMENT_FEATURES, TRACK_FEATURES
+from .muon_inputs import FOURIER, SEGMENT_FEATURES, SEGMENT_FOURIER, TRACK_FEATURES, TRACK_FOURIER
 
 PADDED_LOGIT = -100.0
 _MASKED = -1e9
 
 
 class Attention(nn.Module):
-    """Multi-head attention of queries x over keys/values y (plus a learned null token)."""
+    """Multi-head attention of queries x over keys/values y (plus a learned null token).
+
+    With geometries gx (queries) and gy (keys) - Fourier features of where each points (see the
+    module docstring) - head h adds alpha_h * gx . gy to its logits, and the call also returns the
+    head-averaged attention-weighted geometry of the keys (the null token's is 0): what a latent
+    "looks at"."""
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -39,22 +52,28 @@ class Attention(nn.Module):
         self.h, self.dh = heads, dim // heads
         self.q, self.kv, self.o = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
         self.null = nn.Parameter(torch.zeros(1, 1, dim))
+        self.alpha = nn.Parameter(torch.linspace(0.0, 2.0, heads))  # head 0 starts without geometry
 
-    def forward(self, x, y, mask=None):
+    def forward(self, x, y, mask=None, gx=None, gy=None):
         b, n, d = x.shape
         y = torch.cat([self.null.expand(b, 1, d), y], dim=1)
         q = self.q(x).reshape(b, n, self.h, self.dh).transpose(1, 2)
         k, v = self.kv(y).reshape(b, -1, 2, self.h, self.dh).permute(2, 0, 3, 1, 4)
         logits = q @ k.transpose(-1, -2) * self.dh**-0.5
+        if gx is not None:
+            gy = torch.cat([gy.new_zeros((gy.shape[0], 1, gy.shape[2])), gy], dim=1)
+            logits = logits + self.alpha[None, :, None, None] * (gx @ gy.transpose(-1, -2))[:, None]
         if mask is not None:
             keep = torch.cat([mask.new_ones((mask.shape[0], 1)), mask], dim=1)
             logits = logits + ((1.0 - keep) * _MASKED)[:, None, None, :]
-        out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(b, n, d)
-        return self.o(out)
+        w = logits.softmax(-1)
+        out = self.o((w @ v).transpose(1, 2).reshape(b, n, d))
+        return out, (w.mean(1) @ gy if gx is not None else None)
 
 
 class Block(nn.Module):
-    """x + attention(LN x, LN y), then x + MLP(LN x); y = x for self-attention."""
+    """x + attention(LN x, LN y), then x + MLP(LN x); y = x for self-attention. Returns (x, geometry
+    looked at) - see Attention."""
 
     def __init__(self, dim: int, heads: int, hidden: int, cross: bool):
         super().__init__()
@@ -63,14 +82,20 @@ class Block(nn.Module):
         self.att = Attention(dim, heads)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x, y=None, mask=None):
+    def forward(self, x, y=None, mask=None, gx=None, gy=None):
         hx = self.nx(x)
-        x = x + self.att(hx, self.ny(y) if self.cross else hx, mask)
-        return x + self.mlp(self.nf(x))
+        a, g = self.att(hx, self.ny(y) if self.cross else hx, mask, gx, gx if gy is None and not self.cross else gy)
+        x = x + a
+        return x + self.mlp(self.nf(x)), g
 
 
 def _embed(n_in: int, dim: int) -> nn.Module:
     return nn.Sequential(nn.Linear(n_in, dim), nn.GELU(), nn.Linear(dim, dim))
+
+
+def _geometry(x, first: int):
+    """The Fourier columns of a track or segment input (muon_inputs: where it points)."""
+    return x[..., first : first + len(FOURIER)]
 
 
 class _Head(nn.Module):
@@ -93,13 +118,14 @@ class FullTransformer(nn.Module):
         self.head = _Head(embed)
 
     def forward(self, tracks, track_mask, segments, segment_mask):
+        gt, gs = _geometry(tracks, TRACK_FOURIER), _geometry(segments, SEGMENT_FOURIER)
         s = self.es(segments)
         for blk in self.encoder:
-            s = blk(s, mask=segment_mask)
+            s = blk(s, mask=segment_mask, gx=gs)[0]
         t = self.et(tracks)
         for sa, ca in zip(self.dec_self, self.dec_cross, strict=True):
-            t = sa(t, mask=track_mask)
-            t = ca(t, s, segment_mask)
+            t = sa(t, mask=track_mask, gx=gt)[0]
+            t = ca(t, s, segment_mask, gt, gs)[0]
         return self.head(t, track_mask)
 
 
@@ -110,6 +136,9 @@ class LatentTransformer(nn.Module):
         self.et, self.es = _embed(len(TRACK_FEATURES), embed), _embed(len(SEGMENT_FEATURES), embed)
         self.zt = nn.Parameter(0.02 * torch.randn(1, z_tracks, embed))
         self.zs = nn.Parameter(0.02 * torch.randn(1, z_segments, embed))
+        # where each latent looks first (a learned Fourier vector: a band-limited receptive field in eta, phi)
+        self.gzt = nn.Parameter(0.5 * torch.randn(1, z_tracks, len(FOURIER)))
+        self.gzs = nn.Parameter(0.5 * torch.randn(1, z_segments, len(FOURIER)))
         self.read_t, self.read_s = Block(embed, heads, hidden, cross=True), Block(embed, heads, hidden, cross=True)
         self.latent = nn.ModuleList(Block(embed, heads, hidden, cross=False) for _ in range(latent_layers))
         self.decoder = nn.ModuleList(Block(embed, heads, hidden, cross=True) for _ in range(decoder_layers))
@@ -117,13 +146,15 @@ class LatentTransformer(nn.Module):
 
     def forward(self, tracks, track_mask, segments, segment_mask):
         b = tracks.shape[0]
+        gt, gs = _geometry(tracks, TRACK_FOURIER), _geometry(segments, SEGMENT_FOURIER)
         t, s = self.et(tracks), self.es(segments)
-        z = torch.cat([self.read_t(self.zt.expand(b, -1, -1), t, track_mask),
-                       self.read_s(self.zs.expand(b, -1, -1), s, segment_mask)], dim=1)  # fmt: skip
+        zt, g_zt = self.read_t(self.zt.expand(b, -1, -1), t, track_mask, self.gzt.expand(b, -1, -1), gt)
+        zs, g_zs = self.read_s(self.zs.expand(b, -1, -1), s, segment_mask, self.gzs.expand(b, -1, -1), gs)
+        z, gz = torch.cat([zt, zs], dim=1), torch.cat([g_zt, g_zs], dim=1)  # latents and what they looked at
         for blk in self.latent:
-            z = blk(z)
+            z = blk(z, gx=gz)[0]
         for blk in self.decoder:
-            t = blk(t, z)
+            t = blk(t, z, None, gt, gz)[0]
         return self.head(t, track_mask)
 
 

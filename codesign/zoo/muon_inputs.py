@@ -23,11 +23,12 @@ from ..errors import CodesignError
 
 PHI_FREQ = (1, 2, 4, 8, 16)
 ETA_FREQ = (2, 4, 8)
-_FOURIER = [
+FOURIER = [
     f"{fn}({f}{x})" for x, freqs in (("phi", PHI_FREQ), ("eta", ETA_FREQ)) for f in freqs for fn in ("sin", "cos")
 ]
-TRACK_FEATURES = ["q/pt", "ln_pt", "eta", "sin_phi", "cos_phi", *_FOURIER]  # phi: at station 2
-SEGMENT_FEATURES = ["st1", "st2", "st3", "st4", "eta", "10psi", *_FOURIER]
+TRACK_FEATURES = ["q/pt", "ln_pt", "eta", "sin_phi", "cos_phi", *FOURIER]  # phi: at station 2
+SEGMENT_FEATURES = ["st1", "st2", "st3", "st4", "eta", "10psi", *FOURIER]
+TRACK_FOURIER, SEGMENT_FOURIER = TRACK_FEATURES.index(FOURIER[0]), SEGMENT_FEATURES.index(FOURIER[0])  # first columns
 TRACK_FIELDS = ["pt", "eta", "phi", "charge"]
 
 
@@ -62,7 +63,7 @@ def track_features(tracks: np.ndarray) -> np.ndarray:
 def fourier(phi: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """(n, 2 len(PHI_FREQ) + 2 len(ETA_FREQ)): sin, cos of f phi, then of f eta."""
     cols = [fn(f * x) for x, freqs in ((phi, PHI_FREQ), (eta, ETA_FREQ)) for f in freqs for fn in (np.sin, np.cos)]
-    return np.stack(cols, axis=1) if len(phi) else np.zeros((0, len(_FOURIER)))
+    return np.stack(cols, axis=1) if len(phi) else np.zeros((0, len(FOURIER)))
 
 
 def segment_features(segments: np.ndarray) -> np.ndarray:
