@@ -68,12 +68,12 @@ def metrics(scores: np.ndarray, label: np.ndarray, pt: np.ndarray, eta: np.ndarr
     }  # fmt: skip
 
 
-def roc(scores: np.ndarray, label: np.ndarray, points: int = 200) -> dict:
-    """Muon efficiency and non-muon rejection over score cuts (for plots)."""
+def roc(scores: np.ndarray, label: np.ndarray, points: int = 201) -> dict:
+    """Non-muon rejection at muon efficiencies 0.8-1 (for plots)."""
     from sklearn.metrics import roc_curve
 
     if not 0 < label.sum() < len(label):
         return {"efficiency": [], "rejection": []}
     fpr, tpr, _ = roc_curve(label, scores)
-    idx = np.unique(np.linspace(0, len(fpr) - 1, points).astype(int))
-    return {"efficiency": tpr[idx].tolist(), "rejection": (1 - fpr[idx]).tolist()}
+    eff = np.linspace(0.8, 1.0, points)
+    return {"efficiency": eff.tolist(), "rejection": (1 - np.interp(eff, tpr, fpr)).tolist()}

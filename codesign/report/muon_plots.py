@@ -52,7 +52,7 @@ def plots(train: dict, out: Path, name: str) -> list[str]:
 
     hep.style.use("CMS")
     pngs = []
-    fig, ax = plt.subplots(figsize=(8, 7))
+    fig, ax = plt.subplots(figsize=(9, 7))
     for who, style in (("model", "-"), ("baseline", "--")):
         r = train["roc"][who]
         if r["efficiency"]:
@@ -64,7 +64,7 @@ def plots(train: dict, out: Path, name: str) -> list[str]:
             )
     ax.set(xlabel="muon efficiency", ylabel="non-muon tracks kept", yscale="log", xlim=(0.8, 1.0))
     ax.legend()
-    label(ax, "14 TeV")
+    label(ax, "14 TeV", fontsize=12)
     fig.savefig(out / "muon_roc.png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     pngs.append("muon_roc.png")
