@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     ap.add_argument("--events", type=int, default=4000)
     ap.add_argument("--pileup", type=float, default=42.0)
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--repeats", type=int, default=50, help="timed calls per latency point")
+    ap.add_argument("--repeats", type=int, default=100, help="timed calls per latency point")
     ap.add_argument("--n-tracks", type=int, nargs="+", default=N_TRACKS)
     ap.add_argument("--n-segments", type=int, nargs="+", default=N_SEGMENTS)
     ap.add_argument("--out", default="reports/bench")
@@ -203,7 +203,9 @@ def markdown(r: dict, png: str) -> str:
         rows = []
         for b in names:
             cells = " | ".join(f"{_c(ph[f][axis][b]['efficiency'])} | {_c(ph[f][axis][b]['rejection'])}" for f in forms)
-            rows.append(f"| {b} | {ph[forms[0]][axis][b]['muons']} | {ph[forms[0]][axis][b]['non_muons']} | {cells} |")
+            rows.append(
+                f"| {b.replace('|', chr(92) + '|')} | {ph[forms[0]][axis][b]['muons']} | {ph[forms[0]][axis][b]['non_muons']} | {cells} |"
+            )
         head = " | ".join(f"{f} eff | {f} rej" for f in forms)
         return f"| bin | muons | non-muons | {head} |\n|---|---|---|{'---|---|' * len(forms)}\n" + "\n".join(rows)
 
@@ -225,6 +227,7 @@ def markdown(r: dict, png: str) -> str:
 | segments (325 tracks) | onnxruntime median [ms] | onnxruntime p95 [ms] | torch median [ms] | torch p95 [ms] |
 |---|---|---|---|---|
 {lat(form, "vs_segments", "n_segments")}
+
 """)
     return f"""# Tracker-muon pre-selection: full Transformer, latent attention, pull matching
 
