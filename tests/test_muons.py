@@ -10,7 +10,7 @@ from codesign.errors import CodesignError
 CARD = str(REPO / "models" / "muon_latent.toml")
 FULL = str(REPO / "models" / "muon_full.toml")
 MATCH = str(REPO / "models" / "muon_match.toml")
-pytestmark = [pytest.mark.pythia, pytest.mark.filterwarnings("ignore")]
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 # Float32 sums taken in another order (a padded axis, a permutation) round differently: measured up to
 # 6e-7 on these logits (of order 1); EXACT leaves room and still sees a real leak (dropping one of 12
@@ -52,6 +52,7 @@ def _run(model, events):
         return model(*(torch.from_numpy(a) for a in (t, tm, s, sm))).numpy(), (t, tm, s, sm)
 
 
+@pytest.mark.pythia
 def test_tiny_latent_flow_and_its_figures(tiny):
     home, point = tiny
     assert point.stages == ["data", "train", "report"]
@@ -70,6 +71,7 @@ def test_tiny_latent_flow_and_its_figures(tiny):
     )
 
 
+@pytest.mark.pythia
 def test_tiny_full_and_baseline_cards_run(tiny):
     home, _ = tiny
     for card in (FULL, MATCH):
@@ -82,6 +84,7 @@ def test_tiny_full_and_baseline_cards_run(tiny):
     assert match["model"] == match["baseline"] == full["baseline"]  # one baseline, the same test tracks
 
 
+@pytest.mark.pythia
 def test_more_tracks_than_the_configured_maximum_is_one_line(tiny, tmp_path):
     home, _ = tiny
     bad = tmp_path / "muon_latent.toml"
@@ -91,6 +94,7 @@ def test_more_tracks_than_the_configured_maximum_is_one_line(tiny, tmp_path):
     assert f"{bad}: event " in r.stderr and "more than the model's configured maximum model.max_tracks = 20" in r.stderr
 
 
+@pytest.mark.pythia
 def test_muon_data_is_deterministic_and_labelled(tmp_path):
     from codesign.data import muons
 
@@ -115,6 +119,7 @@ def test_muon_data_is_deterministic_and_labelled(tmp_path):
     assert own.sum() >= 2 and (np.abs(dphi) < 0.5).all()
 
 
+@pytest.mark.slow  # an ONNX export per form: 15-30 s
 @pytest.mark.parametrize("kind", ["full", "latent"])
 def test_onnx_equals_torch(kind, tmp_path):
     import torch

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -62,7 +63,8 @@ def _time(fn, repeats: int) -> dict:
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return {"median_ms": 1e3 * float(np.median(ts)), "p95_ms": 1e3 * float(np.percentile(ts, 95))}
+    return {"median_ms": 1e3 * float(np.median(ts)), "p95_ms": 1e3 * float(np.percentile(ts, 95)),
+            "min_ms": 1e3 * float(np.min(ts))}  # fmt: skip
 
 
 def latency(point, ns, ms, repeats: int, seed: int) -> list[dict]:
@@ -123,7 +125,7 @@ def main(argv=None) -> int:
         with single_thread():
             records[form] = flow.run(points[form], until="train")["train"]
         print(f"{form}: trained/evaluated", file=sys.stderr)
-    scan = {}
+    scan, load = {}, os.getloadavg()
     for form in ("full", "latent"):
         vs_n = latency(points[form], [(n, 36) for n in args.n_tracks], None, args.repeats, 1)
         vs_m = latency(points[form], [(325, m) for m in args.n_segments], None, args.repeats, 2)
@@ -152,8 +154,10 @@ def main(argv=None) -> int:
         "physics": physics,
         "latency": scan,
         "latency_note": "onnxruntime CPUExecutionProvider, intra_op_num_threads = inter_op_num_threads = 1, batch 1 (one "
-                        "event); torch on one thread, no_grad; synthetic events; median and 95th percentile of "
-                        f"{args.repeats} calls after 5 warm-up calls; wall-clock on a shared, loaded machine",
+                        "event); torch on one thread, no_grad; synthetic events; median, 95th percentile and minimum of "
+                        f"{args.repeats} calls after 5 warm-up calls; wall-clock on a 2-core machine shared with other "
+                        "jobs (load average before the scan: " + ", ".join(f"{x:.1f}" for x in load) + "), "
+                        "so medians and tails include waiting for a core; the minimum is the undisturbed cost",
     }  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,7 +215,7 @@ def markdown(r: dict, png: str) -> str:
 
     def lat(form, axis, key):
         return "\n".join(f"| {row[key]} | {row['onnxruntime']['median_ms']:.3f} | {row['onnxruntime']['p95_ms']:.3f} | "
-                         f"{row['torch']['median_ms']:.3f} | {row['torch']['p95_ms']:.3f} |"
+                         f"{row['onnxruntime']['min_ms']:.3f} | {row['torch']['median_ms']:.3f} | {row['torch']['p95_ms']:.3f} |"
                          for row in r["latency"][form][axis])  # fmt: skip
 
     d = r["dataset"]
@@ -220,12 +224,12 @@ def markdown(r: dict, png: str) -> str:
         L = r["latency"][form]
         sections.append(f"""### {form}: scaling exponent {L["exponent_onnxruntime"]:.2f} (onnxruntime), {L["exponent_torch"]:.2f} (torch)
 
-| tracks (36 segments) | onnxruntime median [ms] | onnxruntime p95 [ms] | torch median [ms] | torch p95 [ms] |
-|---|---|---|---|---|
+| tracks (36 segments) | onnxruntime median [ms] | onnxruntime p95 [ms] | onnxruntime min [ms] | torch median [ms] | torch p95 [ms] |
+|---|---|---|---|---|---|
 {lat(form, "vs_tracks", "n_tracks")}
 
-| segments (325 tracks) | onnxruntime median [ms] | onnxruntime p95 [ms] | torch median [ms] | torch p95 [ms] |
-|---|---|---|---|---|
+| segments (325 tracks) | onnxruntime median [ms] | onnxruntime p95 [ms] | onnxruntime min [ms] | torch median [ms] | torch p95 [ms] |
+|---|---|---|---|---|---|
 {lat(form, "vs_segments", "n_segments")}
 
 """)
