@@ -143,7 +143,8 @@ def main(argv=None) -> int:
         "full_scaling_exponent": scan["full"]["exponent_onnxruntime"],
         "tracks_kept_fraction": records["latent"]["model"]["tracks_kept_fraction"],
         "command": "python -m codesign.bench.muons " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()} {platform.processor() or ''}, 2 cores shared with other work".strip(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other work",
+        "n_tracks_scanned": [min(args.n_tracks), max(args.n_tracks)],
         "dataset": {"events": args.events, "pileup": args.pileup, "n_test_events": first["n_test"],
                     "mean_tracks": first["mean_tracks"], "mean_segments": first["mean_segments"],
                     "file": flow.Point.record(points["latent"], "data")["file"]},  # fmt: skip
@@ -245,7 +246,7 @@ Transformers trained {r["epochs"]} epochs (torch, CPU).
 | figure | value |
 |---|---|
 | latent: ms per event at 325 tracks (onnxruntime, 1 thread, median) | {r["latent_ms_per_event_n325"]:.3f} |
-| latent: scaling exponent (log latency vs log N_tracks, 50–1000) | {r["latent_scaling_exponent"]:.2f} |
+| latent: scaling exponent (log latency vs log N_tracks, {r["n_tracks_scanned"][0]}–{r["n_tracks_scanned"][1]}) | {r["latent_scaling_exponent"]:.2f} |
 | full: scaling exponent | {r["full_scaling_exponent"]:.2f} |
 | latent: fraction of tracks kept at ≥ 99 % muon efficiency | {r["tracks_kept_fraction"]:.4f} |
 
