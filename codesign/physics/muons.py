@@ -63,7 +63,7 @@ def metrics(scores: np.ndarray, label: np.ndarray, pt: np.ndarray, eta: np.ndarr
         "tracks_kept_fraction": float(keep.mean()) if len(keep) else None,
         "roc_auc": float(roc_auc_score(label, scores)) if 0 < mu.sum() < len(label) else None,
         "vs_pt": per_bin(keep, label, pt, PT_BINS, "pT"),
-        "vs_eta": per_bin(keep, label, np.abs(eta), ETA_BINS, "abs(eta)"),
+        "vs_eta": per_bin(keep, label, np.abs(eta), ETA_BINS, "|eta|"),
         "n_tracks": int(len(label)), "n_muons": int(mu.sum()),
     }  # fmt: skip
 
