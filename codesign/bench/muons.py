@@ -159,7 +159,7 @@ def main(argv=None) -> int:
         "latent_scaling_exponent": scan["latent"]["exponent_onnxruntime"],
         "full_scaling_exponent": scan["full"]["exponent_onnxruntime"],
         "tracks_kept_fraction": records["latent"]["model"]["tracks_kept_fraction"],
-        "command": "python -m codesign.bench.muons " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["python -m codesign.bench.muons", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other work",
         "n_tracks_scanned": [min(args.n_tracks), max(args.n_tracks)],
         "dataset": {"events": args.events, "pileup": args.pileup, "n_test_events": first["n_test"],
