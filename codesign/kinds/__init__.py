@@ -29,6 +29,9 @@ ZOO = (
     "keras_file",
     "qkeras_h5",
     "analysis_wz",
+    "muon_full",
+    "muon_latent",
+    "muon_match",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)
 
