@@ -27,6 +27,7 @@ ZOO = (
     "deepjet",
     "qonnx_file",
     "analysis_wz",
+    "showers_cc2",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)
 
