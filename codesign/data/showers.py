@@ -114,7 +114,9 @@ class Spec(Strict):
 
     dataset: Literal["showers"] = "showers"
     n_train: int = Field(6000, ge=10, description="training showers")
-    n_test: int = Field(2000, ge=10, description="held-out showers compared with the models (and as many for the floor)")
+    n_test: int = Field(
+        2000, ge=10, description="held-out showers compared with the models (and as many for the floor)"
+    )
     e_min: float = Field(10.0, ge=1.0, description="incident photon energy, lower edge [GeV]")
     e_max: float = Field(100.0, le=1000.0, description="incident photon energy, upper edge [GeV]")
     seed: int = 1

@@ -24,7 +24,9 @@ class DistilSpec(Strict):
     steps: int = Field(3000, ge=1, description="optimiser steps")
     batch_size: int = Field(2048, ge=1, description="points per step")
     learning_rate: float = Field(1e-4, gt=0.0)
-    levels: int = Field(18, ge=2, description="noise levels of the discretised ODE (the teacher's Heun steps between them)")
+    levels: int = Field(
+        18, ge=2, description="noise levels of the discretised ODE (the teacher's Heun steps between them)"
+    )
     target_ema: float = Field(0.95, ge=0.0, lt=1.0, description="EMA decay of the target network")
     seed: int = 1
 

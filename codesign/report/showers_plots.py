@@ -24,7 +24,8 @@ def section(point, train: dict, ref: dict, out: Path) -> Section:
             ("largest W1 ratio student / teacher", f"{ev['w1_ratio_max']:.2f} ({ev['w1_ratio_max_observable']})"),
             ("classifier AUC: floor / teacher / student",
              " / ".join(f"{ev['classifier_auc'][s]:.3f}" for s in ("floor", "teacher", "student"))),
-            ("ONNX student vs torch (raw network, max |diff|)", f"{dist['onnxruntime_max_abs_diff']:.2g}"),
+            ("ONNX vs torch, max |diff| per network (flow / teacher / student)",
+             " / ".join(f"{dist['onnxruntime_max_abs_diff'][n]:.2g}" for n in ("flow", "teacher", "student"))),
             ("ONNX student vs torch (whole showers, max relative diff)", f"{ev['onnx_vs_torch_max_rel_diff']:.2g}"),
             ("sampling wall time on the test set [s]: teacher / student",
              f"{ev['sampling_seconds']['teacher']} / {ev['sampling_seconds']['student']}")]  # fmt: skip
@@ -38,8 +39,8 @@ def section(point, train: dict, ref: dict, out: Path) -> Section:
              + table(resp, ("E [GeV]", "reference", "teacher", "student"))
              + "<p>The reference showers come from the project's parametric GFlash-like simulator "
              "(<code>codesign/data/showers.py</code>), itself fast: a speed ratio against it is not the ratio "
-             "to Geant4. The student's ONNX file: <code>"
-             + html.escape(str(point.stage_dir("distil") / "student.onnx")) + "</code>.</p>")  # fmt: skip
+             "to Geant4. ONNX files (flow, teacher denoiser, one-step student): <code>"
+             + html.escape(str(point.stage_dir("distil"))) + "</code>.</p>")  # fmt: skip
     obs = dict(np.load(point.stage_dir("evaluate") / "observables.npz"))
     plots = [histogram(obs, name, out) for name in OBSERVABLES] + [response_plot(ev["response"], out)]
     return Section(rows, plots, extra, sample="showers", source="parametric GFlash-like simulator, generated locally")

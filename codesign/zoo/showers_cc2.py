@@ -103,7 +103,11 @@ def denoiser_class():
 
         def __init__(self, n_in, n_out, n_ctx):
             super().__init__()
-            self.layer, self.gate, self.bias = nn.Linear(n_in, n_out), nn.Linear(n_ctx, n_out), nn.Linear(n_ctx, n_out, bias=False)
+            self.layer, self.gate, self.bias = (
+                nn.Linear(n_in, n_out),
+                nn.Linear(n_ctx, n_out),
+                nn.Linear(n_ctx, n_out, bias=False),
+            )
 
         def forward(self, x, ctx):
             return self.layer(x) * torch.sigmoid(self.gate(ctx)) + self.bias(ctx)
@@ -147,9 +151,29 @@ def build_denoiser(spec):
     return denoiser_class()(spec.hidden, spec.layers)
 
 
-def student_onnx_module(student):
-    """The one-step student as ONNX sees it: input (n, 7) = noise (5, unit normal) and condition (2)."""
+def onnx_modules(flow, teacher, student) -> dict:
+    """The deployable pieces, each with one input x (as ONNX and onnxruntime see them):
+    flow     x = (unit normal (len(SHOWER_FEATURES)), flow context (1)) -> standardised shower features;
+    teacher  x = (noisy point (5), σ (1), condition (2)) -> the EDM denoiser's D(x, σ);
+    student  x = (unit normal (5), condition (2)) -> the one-step student's point at σ_max."""
     torch = _torch()
+    nf, npf = len(SHOWER_FEATURES), len(POINT_FEATURES)
+
+    class FlowSampler(torch.nn.Module):
+        def __init__(self, flow):
+            super().__init__()
+            self.flow = flow
+
+        def forward(self, x):
+            return self.flow(x[:, nf:]).transform.inv(x[:, :nf])  # zuko's base is N(0, 1): z is its sample
+
+    class Denoise(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x[:, :npf], x[:, npf], x[:, npf + 1 :])
 
     class OneStep(torch.nn.Module):
         def __init__(self, net):
@@ -157,11 +181,33 @@ def student_onnx_module(student):
             self.net = net
 
         def forward(self, x):
-            z, cond = x[:, : len(POINT_FEATURES)], x[:, len(POINT_FEATURES) :]
-            sigma = torch.full_like(z[:, 0], SIGMA_MAX)
-            return self.net(z * SIGMA_MAX, sigma, cond)
+            z, cond = x[:, :npf], x[:, npf:]
+            return self.net(z * SIGMA_MAX, torch.full_like(z[:, 0], SIGMA_MAX), cond)
 
-    return OneStep(student).eval()
+    out = {"flow": FlowSampler(flow).eval(), "teacher": Denoise(teacher).eval()}
+    if student is not None:
+        out["student"] = OneStep(student).eval()
+    return out
+
+
+def one_step_example():
+    """The one-step student module of the card's default sizes (untrained weights), for interchange tests."""
+    from ..kinds.showers_cc2 import Spec
+
+    net = build_denoiser(Spec())
+    net.consistency = True
+    return onnx_modules(build_flow(Spec()), net, net)["student"]
+
+
+def onnx_example(name: str, n: int = 2):
+    """A zero input of the right width for an ONNX module of `onnx_modules`."""
+    import numpy as np
+
+    width = {"flow": len(SHOWER_FEATURES) + 1, "teacher": len(POINT_FEATURES) + 3, "student": len(POINT_FEATURES) + 2}
+    x = np.zeros((n, width[name]), np.float32)
+    if name == "teacher":
+        x[:, len(POINT_FEATURES)] = 1.0  # σ > 0
+    return x
 
 
 # ----------------------------------------------------------------------------- samplers
@@ -174,7 +220,7 @@ def karras_sigmas(steps: int):
     return (hi + i / max(steps - 1, 1) * (lo - hi)) ** RHO
 
 
-def heun_step(net, x, s_from: float | object, s_to, cond, last: bool = False):
+def heun_step(net, x, s_from, s_to, cond, last: bool = False):
     """One Heun step of the probability-flow ODE dx/dσ = (x - D(x, σ)) / σ from s_from to s_to (tensors (n,))."""
     d = (x - net(x, s_from, cond)) / s_from[:, None]
     x_next = x + (s_to - s_from)[:, None] * d
@@ -184,23 +230,45 @@ def heun_step(net, x, s_from: float | object, s_to, cond, last: bool = False):
     return x + (s_to - s_from)[:, None] * (d + d2) / 2
 
 
-def sample_teacher(net, cond, steps: int, generator):
-    """Heun on the Karras schedule from SIGMA_MAX down to 0: 2 * steps - 1 network calls."""
+def sample_teacher(net, cond, steps: int, z):
+    """Heun on the Karras schedule from SIGMA_MAX down to 0 (2 * steps - 1 network calls); z: unit noise."""
     torch = _torch()
     sig = torch.cat([karras_sigmas(steps), torch.zeros(1)])
     n = len(cond)
-    x = torch.randn(n, len(POINT_FEATURES), generator=generator) * sig[0]
+    x = z * sig[0]
     for i in range(steps):
         s0, s1 = sig[i].expand(n), sig[i + 1].expand(n)
         x = heun_step(net, x, s0, s1, cond, last=bool(sig[i + 1] == 0))
     return x
 
 
-def sample_student(net, cond, generator):
-    torch = _torch()
+def sample_teacher_onnx(session, cond: np.ndarray, steps: int, z: np.ndarray) -> np.ndarray:
+    """The same Heun sampler, each network call an onnxruntime run of the teacher's ONNX file."""
+    sig = np.concatenate([karras_sigmas(steps).numpy(), [0.0]]).astype(np.float32)
     n = len(cond)
-    x = torch.randn(n, len(POINT_FEATURES), generator=generator) * SIGMA_MAX
-    return net(x, torch.full((n,), SIGMA_MAX), cond)
+    buf = np.empty((n, len(POINT_FEATURES) + 3), np.float32)
+    buf[:, len(POINT_FEATURES) + 1 :] = cond
+
+    def denoise(x, s):
+        buf[:, : len(POINT_FEATURES)] = x
+        buf[:, len(POINT_FEATURES)] = s
+        return session.run(None, {"x": buf})[0]
+
+    x = z * sig[0]
+    for i in range(steps):
+        s0, s1 = sig[i], sig[i + 1]
+        d = (x - denoise(x, s0)) / s0
+        x_next = x + (s1 - s0) * d
+        if s1 > 0:
+            d2 = (x_next - denoise(x_next, s1)) / s1
+            x_next = x + (s1 - s0) * (d + d2) / 2
+        x = x_next
+    return x
+
+
+def sample_student(net, cond, z):
+    torch = _torch()
+    return net(z * SIGMA_MAX, torch.full((len(cond),), SIGMA_MAX), cond)
 
 
 def network_calls(sampler: str, steps: int) -> int:
@@ -265,33 +333,63 @@ class Generator:
             raise CodesignError(f"{where}: {energies[bad][0]:g} GeV is outside the trained range {lo:g}-{hi:g} GeV")
         return energies
 
-    def shower_level(self, energies: np.ndarray, generator) -> tuple[np.ndarray, np.ndarray]:
-        torch = _torch()
-        ctx = torch.from_numpy(flow_context(energies, self.e_range))
-        with torch.no_grad():
-            z = self.flow(ctx).sample()  # zuko 1.6 samples from torch's global generator (seeded in `points`)
-        f = z.double().numpy() * self.norm["shower_std"] + self.norm["shower_mean"]
-        counts = np.clip(np.round(np.exp(f[:, 0])), 1, self.spec.max_points).astype(np.int64)
-        return f, counts
+    def points(self, energies, sampler: str, seed: int = 0, sessions: dict | None = None):
+        """(points (P, 5) in POINT_NAMES, offsets (S+1,)) for `energies` [GeV].
 
-    def points(self, energies, sampler: str, seed: int = 0, onnx_session=None) -> tuple[np.ndarray, np.ndarray]:
-        """(points (P, 5) in POINT_NAMES, offsets (S+1,)) for `energies` [GeV]."""
+        sampler: "teacher" (Heun) or "student" (one step). With `sessions` (onnxruntime sessions of
+        the ONNX files of `onnx_modules`, by name), the networks run in onnxruntime; the noise is
+        the same as in torch for the same seed, so both give the same showers up to float rounding.
+        """
         torch = _torch()
         energies = self.check_energies(energies)
         g = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)  # zuko's sample draws from the global generator
-        feats, counts = self.shower_level(energies, g)
-        cond = torch.from_numpy(np.repeat(condition(energies, counts, self.e_range), counts, axis=0))
+        z_flow = torch.randn(len(energies), len(SHOWER_FEATURES), generator=g)
+        x_flow = torch.cat([z_flow, torch.from_numpy(flow_context(energies, self.e_range))], 1)
         with torch.no_grad():
-            if onnx_session is not None:
-                z = torch.randn(len(cond), len(POINT_FEATURES), generator=g)
-                x = torch.from_numpy(onnx_session.run(None, {"x": torch.cat([z, cond], 1).numpy()})[0])
-            elif sampler == "student":
-                x = sample_student(self.student, cond, g)
+            if sessions:
+                f = sessions["flow"].run(None, {"x": x_flow.numpy()})[0]
             else:
-                x = sample_teacher(self.teacher, cond, self.spec.teacher_steps, g)
-        pts = x.double().numpy() * self.norm["point_std"] + self.norm["point_mean"]
+                f = self.modules["flow"](x_flow).numpy()
+        feats = f.astype(np.float64) * self.norm["shower_std"] + self.norm["shower_mean"]
+        counts = np.clip(np.round(np.exp(feats[:, 0])), 1, self.spec.max_points).astype(np.int64)
+        cond = np.repeat(condition(energies, counts, self.e_range), counts, axis=0)
+        z = torch.randn(len(cond), len(POINT_FEATURES), generator=g)
+        with torch.no_grad():
+            if sessions and sampler == "student":
+                x = sessions["student"].run(None, {"x": np.concatenate([z.numpy(), cond], 1)})[0]
+            elif sessions:
+                x = sample_teacher_onnx(sessions["teacher"], cond, self.spec.teacher_steps, z.numpy())
+            elif sampler == "student":
+                x = sample_student(self.student, torch.from_numpy(cond), z).numpy()
+            else:
+                x = sample_teacher(self.teacher, torch.from_numpy(cond), self.spec.teacher_steps, z).numpy()
+        pts = x.astype(np.float64) * self.norm["point_std"] + self.norm["point_mean"]
         return postprocess(feats, pts, counts, energies), np.concatenate([[0], np.cumsum(counts)])
+
+    @property
+    def modules(self) -> dict:
+        if not hasattr(self, "_modules"):
+            self._modules = onnx_modules(self.flow, self.teacher, self.student)
+        return self._modules
+
+    def export_onnx(self, out) -> dict:
+        """flow.onnx, teacher.onnx, student.onnx (dynamic batch) in `out`: name -> path."""
+        from pathlib import Path
+
+        from ..interchange import export_onnx
+
+        torch = _torch()
+        return {name: str(export_onnx(m, torch.from_numpy(onnx_example(name)), Path(out) / f"{name}.onnx"))
+                for name, m in self.modules.items()}  # fmt: skip
+
+
+def sessions(paths: dict, threads: int = 1) -> dict:
+    """onnxruntime sessions of the ONNX files (name -> path), `threads` intra-op threads each."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    return {n: ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"]) for n, p in paths.items()}
 
 
 # ----------------------------------------------------------------------------- weights
