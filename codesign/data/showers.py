@@ -61,6 +61,7 @@ CHUNK showers each seeded from (seed, split, chunk)):
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -152,6 +153,7 @@ def _cells():
 
 
 CENTRES, _LOOKUP, _N = _cells()
+P_NOISE = 0.5 * math.erfc(THRESHOLD_MIP / NOISE_MIP / math.sqrt(2))  # a cell's noise alone above threshold
 CELLS_PER_LAYER = len(CENTRES)
 N_CELLS = CELLS_PER_LAYER * N_LAYERS
 
@@ -257,10 +259,7 @@ def digitise(points: np.ndarray, offsets: np.ndarray, rng: np.random.Generator) 
     t_cell = np.bincount(inv, e * points[ok, 4], minlength=len(uniq)) / np.maximum(e_cell, 1e-30)
     e_cell = e_cell + NOISE_MIP * rng.standard_normal(len(uniq))
     # Noise-only hits above threshold among the empty cells of each shower.
-    from scipy.stats import norm
-
-    p_noise = norm.sf(THRESHOLD_MIP / NOISE_MIP)
-    n_noise = rng.binomial(N_CELLS, p_noise, s)
+    n_noise = rng.binomial(N_CELLS, P_NOISE, s)
     nkey = np.repeat(np.arange(s), n_noise) * N_CELLS + rng.integers(0, N_CELLS, n_noise.sum())
     nkey = nkey[~np.isin(nkey, uniq)]
     ne = THRESHOLD_MIP + rng.exponential(NOISE_MIP**2 / THRESHOLD_MIP, len(nkey))  # Gaussian tail above threshold
