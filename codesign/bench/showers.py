@@ -43,54 +43,61 @@ def _median_ms(fn, repeats: int, per: int) -> float:
 def timings(point, repeats: int, seed: int = 0) -> dict:
     import torch
 
-    from ..data import showers as data
     from ..zoo import showers_cc2 as cc2
 
-    spec = point.card.model
     dist = point.stage_dir("distil")
-    gen = cc2.load(dist / "model.pt", spec, with_student=True)
+    gen = cc2.load(dist / "model.pt", point.card.model, with_student=True)
     files = {n: dist / f for n, f in point.record("distil")["onnx"].items()}
     rng = np.random.default_rng(seed)
-    lo, hi = gen.e_range
     out = {}
     for batch, threads in ((1, 1), (64, 1), (64, 2)):
         torch.set_num_threads(threads)
-        sessions = cc2.sessions(files, threads)
-        row = {}
         reps = repeats if batch == 1 else max(3, repeats // 8)
-        for runtime in ("onnxruntime", "torch"):
-            for sampler in ("teacher", "student"):
-                es = [rng.uniform(lo, hi, batch) for _ in range(reps + 1)]
-                it = iter(es)
-
-                def once(sampler=sampler, runtime=runtime, it=it):
-                    e = next(it)
-                    pts, offs = gen.points(e, sampler, seed=1, sessions=sessions if runtime == "onnxruntime" else None)
-                    data.digitise(pts, offs, np.random.default_rng(2))
-
-                row[f"{runtime}/{sampler}"] = _median_ms(once, reps, batch)
-        es = iter([rng.uniform(lo, hi, batch) for _ in range(reps + 1)])
-        row["reference_simulator"] = _median_ms(
-            lambda es=es: data.digitise(*data.simulate(next(es), np.random.default_rng(3)), np.random.default_rng(4)),
-            reps,
-            batch,
-        )
-        # The parts alone, in onnxruntime: the flow, and the denoiser on the points of a mean shower.
-        n_pts = int(round(np.exp(gen.norm["shower_mean"][0]))) * batch
-        x_flow = np.zeros((batch, len(cc2.SHOWER_FEATURES) + 1), np.float32)
-        row["onnxruntime/flow_alone"] = _median_ms(lambda: sessions["flow"].run(None, {"x": x_flow}), reps, batch)
-        cond = np.zeros((n_pts, 2), np.float32)
-        z = np.random.default_rng(5).standard_normal((n_pts, 5)).astype(np.float32)
-        row["onnxruntime/teacher_denoiser_alone"] = _median_ms(
-            lambda: cc2.sample_teacher_onnx(sessions["teacher"], cond, spec.teacher_steps, z), reps, batch
-        )
-        row["onnxruntime/student_denoiser_alone"] = _median_ms(
-            lambda: sessions["student"].run(None, {"x": np.concatenate([z, cond], 1)}), reps, batch
-        )
-        out[f"batch{batch}_threads{threads}"] = {k: round(v, 4) for k, v in row.items()}
-        out[f"batch{batch}_threads{threads}"]["points_per_shower_alone"] = n_pts // batch
+        row = _row(gen, cc2.sessions(files, threads), batch, reps, rng)
+        out[f"batch{batch}_threads{threads}"] = row
     torch.set_num_threads(1)
     return out
+
+
+def _row(gen, sessions: dict, batch: int, reps: int, rng) -> dict:
+    """ms per shower at one batch size: teacher and student in onnxruntime and torch, the reference
+    simulator, and the parts alone."""
+    from ..data import showers as data
+    from ..zoo import showers_cc2 as cc2
+
+    lo, hi = gen.e_range
+    row = {}
+    for runtime in ("onnxruntime", "torch"):
+        for sampler in ("teacher", "student"):
+            it = iter([rng.uniform(lo, hi, batch) for _ in range(reps + 1)])
+            s = sessions if runtime == "onnxruntime" else None
+
+            def once(sampler=sampler, it=it, s=s):
+                pts, offs = gen.points(next(it), sampler, seed=1, sessions=s)
+                data.digitise(pts, offs, np.random.default_rng(2))
+
+            row[f"{runtime}/{sampler}"] = _median_ms(once, reps, batch)
+    es = iter([rng.uniform(lo, hi, batch) for _ in range(reps + 1)])
+    row["reference_simulator"] = _median_ms(
+        lambda: data.digitise(*data.simulate(next(es), np.random.default_rng(3)), np.random.default_rng(4)), reps, batch
+    )
+    # The parts alone, in onnxruntime: the flow, and the denoiser on the points of a mean shower.
+    n_pts = int(round(np.exp(gen.norm["shower_mean"][0]))) * batch
+    x_flow = np.zeros((batch, len(cc2.SHOWER_FEATURES) + 1), np.float32)
+    row["onnxruntime/flow_alone"] = _median_ms(lambda: sessions["flow"].run(None, {"x": x_flow}), reps, batch)
+    cond = np.zeros((n_pts, 2), np.float32)
+    z = np.random.default_rng(5).standard_normal((n_pts, 5)).astype(np.float32)
+    steps = gen.spec.teacher_steps
+    row["onnxruntime/teacher_denoiser_alone"] = _median_ms(
+        lambda: cc2.sample_teacher_onnx(sessions["teacher"], cond, steps, z), reps, batch
+    )
+    zc = np.concatenate([z, cond], 1)
+    row["onnxruntime/student_denoiser_alone"] = _median_ms(
+        lambda: sessions["student"].run(None, {"x": zc}), reps, batch
+    )
+    row = {k: round(v, 4) for k, v in row.items()}
+    row["points_per_shower_alone"] = n_pts // batch
+    return row
 
 
 def main(argv=None) -> int:
@@ -135,8 +142,12 @@ def main(argv=None) -> int:
         "test_showers": ev["n_test"],
         "floor_showers": ev["n_floor"],
         "response_showers_per_energy": point.card.model.response_showers,
-        "seconds": {"train": train["train_seconds"], "distil": dist["distil_seconds"],
-                    "evaluate": point.record("evaluate")["seconds"], "this_run_flow": round(flow_s, 1)},  # fmt: skip
+        "seconds": {
+            "train": train["train_seconds"],
+            "distil": dist["distil_seconds"],
+            "evaluate": point.record("evaluate")["seconds"],
+            "this_run_flow": round(flow_s, 1),
+        },  # fmt: skip
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, shared 2-core host (timings under load)",
         "reference_simulator_note": "parametric GFlash-like simulator, not Geant4: no Geant4 speed-up is claimed",
     }

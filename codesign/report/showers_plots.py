@@ -20,7 +20,8 @@ RANGES = {"time_core": (-0.3, 2.5), "time_tail": (-0.3, 4.0), "radial": (0, 12),
 
 def section(point, train: dict, ref: dict, out: Path) -> Section:
     ev, dist = point.record("evaluate"), point.record("distil")
-    rows = [("student speed-up (network calls, teacher / student)", f"{ev['network_calls']['teacher']} / 1"),
+    rows = [("network calls per sample, teacher (Heun) / student", f"{ev['network_calls']['teacher']} / 1"),
+            ("reference showers: test / floor", f"{ev['n_test']} / {ev['n_floor']}"),
             ("largest W1 ratio student / teacher", f"{ev['w1_ratio_max']:.2f} ({ev['w1_ratio_max_observable']})"),
             ("classifier AUC: floor / teacher / student",
              " / ".join(f"{ev['classifier_auc'][s]:.3f}" for s in ("floor", "teacher", "student"))),
@@ -104,8 +105,10 @@ def response_plot(resp: dict, out: Path) -> str:
         e = [float(k) for k in resp[s]]
         ax.plot(e, [v["mean"] for v in resp[s].values()], "o-", color=COLOURS[s], label=s)
         rax.plot(e, [v["resolution"] for v in resp[s].values()], "o-", color=COLOURS[s])
-    ax.set(ylabel="response <E_vis / E>")
-    rax.set(ylabel="resolution σ/μ", xlabel="incident photon energy [GeV]")
+    ax.set(ylabel="response")
+    rax.set(ylabel="resolution", xlabel="incident photon energy [GeV]")
+    ax.set_title("visible energy / (1 % of E): mean (top), σ/mean (bottom)", fontsize=13, loc="right", pad=24)
+    fig.align_ylabels()
     ax.legend(fontsize=14)
     label(ax, "fixed energies", fontsize=14, llabel=LLABEL)
     fig.savefig(out / "showers_response.png", dpi=80, bbox_inches="tight")
