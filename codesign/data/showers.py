@@ -1,7 +1,7 @@
 """Photon showers in an HGCAL-like silicon sampling calorimeter, from a parametric (GFlash-like) simulator.
 
 This simulator stands in for Geant4 in the shower-generation zoo entry (models/showers_cc2.toml).
-It is itself parametric and fast (milliseconds per shower): a speed ratio against it is NOT the
+It is itself parametric and fast (well under a millisecond per shower): a speed ratio against it is NOT the
 ratio a generative model reaches against Geant4 (the seed's 3.2 s per shower), and is never
 presented as one. All numbers below are this module's choices, with the source they follow.
 
