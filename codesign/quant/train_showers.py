@@ -134,7 +134,7 @@ def _train(card, arrays: dict, out: Path, progress: bool) -> dict:
             opt.step()
             sched.step()
             ema.update_parameters(net)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if step % 50 == 0:
                 bar.advance(task, 50 if step else 1)
     teacher = ema.module.eval()
@@ -216,7 +216,7 @@ def _distil(point, out: Path, progress: bool = True) -> dict:
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             opt.step()
             target.update_parameters(student)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if step % 50 == 0:
                 bar.advance(task, 50 if step else 1)
     student = target.module.eval()  # the target network is the student's EMA
