@@ -32,6 +32,7 @@ ZOO = (
     "muon_full",
     "muon_latent",
     "muon_match",
+    "showers_cc2",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)
 
