@@ -122,7 +122,7 @@ def write_sweep_report(store, spec) -> Path:
             r["status"],
             *(r["params"].get(a) for a in axes),
             *(_fmt(m.get(c)) for c in cols),
-            (r["error"] or "")[:200],
+            _error_cell(r["error"] or ""),
         ]
         cls = " class='chosen'" if pick and r["id"] == pick["id"] else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
@@ -136,7 +136,7 @@ const d=t.dataset.dir=(t.dataset.col==c&&t.dataset.dir=='1')?'-1':'1';t.dataset.
 rows.sort((a,b)=>{{const x=a.cells[c].innerText,y=b.cells[c].innerText,nx=parseFloat(x),ny=parseFloat(y);
 return (isNaN(nx)||isNaN(ny)?x.localeCompare(y):nx-ny)*d}});rows.forEach(r=>t.tBodies[0].appendChild(r))}}</script>
 </head><body><h1>Sweep {html.escape(spec.name)}</h1>
-<p>Card <code>{html.escape(spec.card)}</code> (preset {spec.preset}), search {spec.search.kind}, targets {", ".join(spec.targets)}.
+<p>{"Model file" if spec.model else "Card"} <code>{html.escape(spec.model or spec.card)}</code> (preset {spec.preset}), search {spec.search.kind}, targets {", ".join(spec.targets)}.
 {counts.get("done", 0)} done, {counts.get("failed", 0)} failed, {counts.get("pending", 0) + counts.get("running", 0)} not finished.
 Costs are da4ml's cost model of the RTL; latency from its pipeline (no vendor tool ran).</p>
 <p>Chosen point (highlighted, ★): {_rule(spec, y, side)}{f": id {pick['id']}, {html.escape(json.dumps(pick['params']))}" if pick else ""}.
@@ -159,3 +159,9 @@ def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"
     return "" if v is None else v
+
+
+def _error_cell(error: str) -> str:
+    """A failed point's error, short; a bit-exact failure shows its diagnosis (first diverging layer, cause, fix)."""
+    at = error.find("first diverging layer")
+    return error[:200] if at < 0 else error[at : at + 500]

@@ -94,7 +94,7 @@ def run_sweep(spec_path: str | SweepSpec, workers: int = 2, kind: str = "local",
                 card = spec.card_for(params)
                 store.add(params, card.key(), card.train_key())
             todo = [r for r in store.rows() if r["status"] in ("pending", "running")]
-            _train_first(todo, submit, as_completed, job, bar)
+            _train_first(todo, submit, as_completed, job, bar, "data" in spec.base.kind.stages)
             if spec.checkpoints:
                 _add_checkpoints(spec, store, spec.initial())
                 todo = [r for r in store.rows() if r["status"] in ("pending", "running")]
@@ -105,13 +105,14 @@ def run_sweep(spec_path: str | SweepSpec, workers: int = 2, kind: str = "local",
     return store.path
 
 
-def _train_first(todo, submit, as_completed, job, bar) -> None:
-    """One training per distinct training key, before the points that share it."""
+def _train_first(todo, submit, as_completed, job, bar, data: bool = True) -> None:
+    """One training per distinct training key, before the points that share it (`data`: the kind has a data stage)."""
     firsts = {r["train_key"]: r["params"] for r in todo}
     if not firsts:
         return
     first = next(iter(firsts.values()))
-    submit(*job(first, ["data"])).result()  # the data set once, before trainings that share it
+    if data:
+        submit(*job(first, ["data"])).result()  # the data set once, before trainings that share it
     t = bar.add_task("training", total=len(firsts), done=0, failed=0, left=len(firsts))
     futures = [submit(*job(p, ["train"])) for p in firsts.values()]
     for n, f in enumerate(as_completed(futures), 1):
