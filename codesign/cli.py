@@ -34,14 +34,19 @@ def _parser() -> argparse.ArgumentParser:
 
     def card_cmd(name: str, help: str, optional: bool = False):
         c = sub.add_parser(name, help=help)
-        c.add_argument("card", nargs="?", help="model card (TOML), e.g. models/jet_tagger_mlp.toml; with --onnx, "
+        c.add_argument("card", nargs="?", help="model card (TOML), e.g. models/jet_tagger_mlp.toml; with --model, "
                        "optional: its firmware settings apply")  # fmt: skip
-        c.add_argument("--onnx", metavar="FILE", help="a QONNX model of your own instead of the card's (checked by the "
-                       "guard rails; reference: qonnx's execution on test vectors on its input grid)")  # fmt: skip
-        c.add_argument("--allow-unsafe", action="store_true", help="convert a QONNX graph the guard rails refuse "
+        c.add_argument("--model", "--onnx", dest="model", metavar="FILE", help="a model of your own instead of the "
+                       "card's: a QKeras 0.9 .h5, a Keras 3 .keras (HGQ2 or the QKeras API) or a QONNX .onnx, checked by the guard rails "
+                       "before anything is written; reference: your model on the test vectors")  # fmt: skip
+        c.add_argument("--vectors", metavar="SPEC", help="with --model: your test vectors, FILE.npy, FILE.h5:/group/x "
+                       "or FILE.root:tree:branch1,branch2,... (default: seeded vectors on the input quantizer's grid)")  # fmt: skip
+        c.add_argument("--allow-unsafe", action="store_true", help="convert a model the guard rails refuse "
                        "(warned; the bit-exact checks still apply)")  # fmt: skip
         c.add_argument("--preset", help="a preset named in the card, e.g. tiny or demo")
         c.add_argument("--force", action="store_true", help=f"redo the '{name}' stage even if cached")
+        c.add_argument("--checkpoint", type=int, metavar="I", help="take kept Pareto checkpoint I of the training "
+                       "(training.pareto.checkpoint; 0 has the fewest EBOPs)")  # fmt: skip
         if name in ("run", "estimate", "package", "report"):
             c.add_argument("--vendor-reports", metavar="DIR", help="Vivado/Vitis reports (csynth.xml, report_utilization, "
                            "report_timing_summary) of this design point: their figures join the estimate and win")  # fmt: skip
@@ -85,16 +90,21 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.cmd in ("report", "package") and (args.from_sweep or (args.card and _is_sweep(args.card))):
             return _from_sweep(args)
-        if not args.card and not args.onnx:
-            raise CodesignError(f"{args.cmd}: give a model card (or --onnx FILE, or --from-sweep SWEEP)")
+        if not args.card and not args.model:
+            raise CodesignError(f"{args.cmd}: give a model card (or --model FILE, or --from-sweep SWEEP)")
+        if args.vectors and not args.model:
+            raise CodesignError(f"{args.cmd}: --vectors goes with --model FILE (a card's vectors come from its data)")
         vendor = getattr(args, "vendor_reports", None)
-        if args.onnx:  # checked before anything is written
-            point = flow.Point.from_onnx(args.onnx, args.card, args.preset, args.allow_unsafe)
+        if args.model:  # checked before anything is written
+            point = flow.Point.from_model(args.model, args.card, args.preset, args.allow_unsafe, args.vectors)
             point = dataclasses.replace(point, vendor_reports=vendor and Path(vendor))
         else:
             point = dataclasses.replace(
                 flow.Point.from_file(args.card, args.preset, vendor), allow_unsafe=args.allow_unsafe
             )
+        if args.checkpoint is not None:
+            card = point.card.with_overrides({"training.pareto.checkpoint": args.checkpoint}, prefix="--checkpoint: ")
+            point = dataclasses.replace(point, card=card)
         until = args.until if args.cmd == "run" else args.cmd
         force = (until,) if args.force else ()
         if vendor:  # new figures: redo the estimate and what shows it

@@ -35,10 +35,11 @@ class Point:
     card: Card
     # Vivado/Vitis report files a user brought (estimate/vendor.py); not part of the key.
     vendor_reports: Path | None = None
-    # A QONNX file a user brings (`codesign run --onnx FILE`): it replaces the data and train stages
-    # (quant/qonnx_import.py) and its sha256 joins the key. allow_unsafe lets graphs the guard rails
+    # A model file a user brings (`codesign run --model FILE`: a kind with a `file_suffix`): it replaces
+    # the data and train stages (quant/qonnx_import.py, keras_import.py, qkeras_h5.py) and its sha256
+    # (and that of the user's test vectors) joins the key. allow_unsafe lets models the guard rails
     # refuse through to conversion (warned; the bit-exact checks still apply); it joins the key too.
-    onnx: Path | None = None
+    model_file: Path | None = None
     allow_unsafe: bool = False
 
     @classmethod
@@ -47,31 +48,35 @@ class Point:
     ) -> Point:
         return cls(load_card(card_path).with_preset(preset), Path(vendor_reports) if vendor_reports else None)
 
+    def __post_init__(self):
+        # A card of a user's model file (from `--model`, or a sweep's point) carries its file: the key
+        # reads its sha256 whichever way the point was made.
+        if self.model_file is None and self.card.kind.file_suffix:
+            object.__setattr__(self, "model_file", Path(self.card.model.file))
+            object.__setattr__(self, "allow_unsafe", self.card.model.allow_unsafe)
+
     @classmethod
-    def from_onnx(cls, onnx: str | Path, card_path: str | Path | None = None, preset: str | None = None,
-                  allow_unsafe: bool = False) -> Point:  # fmt: skip
-        """A user's QONNX file: firmware settings from `card_path` (its preset applied), else defaults.
+    def from_model(cls, model: str | Path, card_path: str | Path | None = None, preset: str | None = None,
+                   allow_unsafe: bool = False, vectors: str | None = None) -> Point:  # fmt: skip
+        """A user's model file: firmware settings from `card_path` (its preset applied), else defaults.
 
-        The file is checked here, before anything is written: a refusal names the node and the fix.
+        The file (and the vectors' file) is checked here, before anything is written: a refusal names
+        the layer or node and the fix.
         """
-        import re
+        card = user_card(model, card_path, preset, allow_unsafe, vectors)
+        if vectors:
+            from .data.vectors import read_vectors
 
-        from .card import FirmwareSpec
-        from .qonnx_guard import check_file
-
-        onnx = Path(onnx).resolve()
-        problems = check_file(onnx, allow_unsafe)
+            read_vectors(vectors)  # a missing file, dataset or branch fails here
+        problems = check_user_model(Path(card.model.file), allow_unsafe)
         for p in problems:
-            console.print(f"[bold red]WARNING (--allow-unsafe): {onnx.name}: {p}[/bold red]")
+            console.print(f"[bold red]WARNING (--allow-unsafe): {card.source}: {p}[/bold red]")
         if problems:
-            console.print("[bold red]WARNING: converting a graph the guard rails refuse: the firmware may compute something "
-                          "else than the model; the bit-exact checks will tell.[/bold red]")  # fmt: skip
-        fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
-        name = re.sub(r"[^a-z0-9_]", "_", onnx.stem.lower())
-        name = name if re.match(r"[a-z]", name) else f"m_{name}"
-        card = Card(name=name, description=f"QONNX model {onnx.name}", firmware=fw, source=str(onnx),
-                    model={"kind": "qonnx_file", "file": str(onnx), "allow_unsafe": allow_unsafe})  # fmt: skip
-        return cls(card, onnx=onnx, allow_unsafe=allow_unsafe)
+            console.print("[bold red]WARNING: converting a model the guard rails refuse: the firmware may compute "
+                          "something else than the model; the bit-exact checks will tell.[/bold red]")  # fmt: skip
+        return cls(card)
+
+    from_onnx = from_model  # `--onnx FILE`, kept
 
     @property
     def name(self) -> str:
@@ -79,17 +84,31 @@ class Point:
 
     @property
     def key(self) -> str:
-        if self.onnx is None and not self.allow_unsafe:
+        if self.model_file is None and not self.allow_unsafe:
             return self.card.key()
         from .qonnx_guard import sha256
 
-        extra = {"card": self.card.key(), "onnx": self.onnx and sha256(self.onnx), "allow_unsafe": self.allow_unsafe}
+        vectors = getattr(self.card.model, "vectors", None)
+        extra = {"card": self.card.key(), "onnx": self.model_file and sha256(self.model_file),
+                 "allow_unsafe": self.allow_unsafe}  # fmt: skip
+        if vectors:
+            from .data.vectors import vectors_file
+
+            extra["vectors"] = sha256(vectors_file(vectors))
         return hashlib.sha256(json.dumps(extra, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def train_dir(self) -> Path:
-        key = self.key if self.onnx else self.card.train_key()
-        return paths.build_dir() / "train" / f"{self.name}-{key}"
+        """The train stage's folder; a point taking a Pareto checkpoint has its own, copied from the training's."""
+        key = self.key if self.model_file else self.card.train_key()
+        ckpt = self.card.training.checkpoint
+        return paths.build_dir() / "train" / (f"{self.name}-{key}" + (f"-checkpoint{ckpt}" if ckpt is not None else ""))
+
+    def trained(self) -> Point:
+        """The point whose training this one reads: itself, or without its Pareto checkpoint."""
+        if self.card.training.checkpoint is None:
+            return self
+        return Point(self.card.with_overrides({"training.pareto.checkpoint": None}), self.vendor_reports)
 
     @property
     def kind(self) -> kinds.ModelKind:
@@ -141,6 +160,44 @@ class Point:
         return records.Cost.model_validate(self.record("estimate"))
 
 
+def user_card(model: str | Path, card_path: str | Path | None = None, preset: str | None = None,
+              allow_unsafe: bool = False, vectors: str | None = None) -> Card:  # fmt: skip
+    """The card of a user's model file (kind by suffix), firmware settings from `card_path`; not yet checked."""
+    import re
+
+    from .card import FirmwareSpec
+
+    model = Path(model).resolve()
+    kind = _user_kind(model)
+    fw = load_card(card_path).with_preset(preset).firmware if card_path else FirmwareSpec()
+    name = re.sub(r"[^a-z0-9_]", "_", model.stem.lower())
+    name = name if re.match(r"[a-z]", name) else f"m_{name}"
+    if vectors:
+        from .data.vectors import absolute
+
+        vectors = absolute(vectors)
+    spec = {
+        "kind": kind.name,
+        "file": str(model),
+        "allow_unsafe": allow_unsafe,
+        **({"vectors": vectors} if vectors else {}),
+    }
+    return Card(name=name, description=f"{model.name}: {kind.summary}", firmware=fw, source=str(model), model=spec)
+
+
+def _user_kind(path: Path) -> kinds.ModelKind:
+    have = kinds.user_file_kinds()
+    if path.suffix.lower() not in have:
+        raise CodesignError(f"{path}: a model file of your own is one of {', '.join(sorted(have))} "
+                            f"({'; '.join(k.summary for k in have.values())})")  # fmt: skip
+    return have[path.suffix.lower()]
+
+
+def check_user_model(path: Path, allow_unsafe: bool) -> list[str]:
+    """The guard rails of the file's kind (ModelKind.guard); raises on the first problem unless allow_unsafe."""
+    return _user_kind(path).guard(path, allow_unsafe)
+
+
 # ---- stages: each takes (point, out_dir) and returns a JSON-able record ----------------------
 
 
@@ -157,6 +214,12 @@ def load_data(point: Point) -> dict | None:
 
 
 def stage_train(point: Point, out: Path) -> dict:
+    if point.card.training.checkpoint is not None:  # a kept checkpoint of the training (quant/pareto.py)
+        from .quant.pareto import take_checkpoint
+
+        base = point.trained()
+        run_stage(base, "train")
+        return take_checkpoint(base.train_dir, point.card.training.checkpoint, out, point.card.source or point.name)
     return point.kind.trainer(point.card)(point.card, load_data(point), out)
 
 
@@ -283,7 +346,13 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
     console.print(f"[bold]{stage:9s}[/bold] running …")
     t0 = time.perf_counter()
     with paths.atomic_dir(final, replace=force) as tmp:
-        record = _stage_func(point, stage)(point, tmp)
+        try:
+            record = _stage_func(point, stage)(point, tmp)
+        except CodesignError as e:  # a failed bit-exact check that names its first diverging layer keeps it
+            if getattr(e, "diagnosis", None):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                (final.parent / f"{stage}.diagnosis.json").write_text(json.dumps(e.diagnosis, indent=1))
+            raise
         record = {"stage": stage, "key": point.key, "seconds": round(time.perf_counter() - t0, 2), **record}
         (tmp / "stage.json").write_text(json.dumps(record, indent=1, default=str))
     record = json.loads((final / "stage.json").read_text())  # a concurrent twin may have won

@@ -54,10 +54,12 @@ def float_zoo_models() -> dict:
 
     from .analysis.wz import selector_class
     from .card import Card
-    from .zoo import brevitas_mlp
+    from .zoo import brevitas_mlp, showers_cc2
 
     return {
         "jet_tagger_mlp": (brevitas_mlp.build_float(Card(name="jet_tagger_mlp"), 16, 5), (16,)),  # the card's 64-32-32
         # the differentiable analysis' selection network, exported in float32 as the train stage does
         "analysis_wz": (selector_class()(np.zeros(16), np.ones(16), 32, 14).float(), (16,)),
+        # the shower generator's one-step student (noise and condition in, a point out), as the distil stage exports it
+        "showers_cc2": (showers_cc2.one_step_example(), (7,)),
     }

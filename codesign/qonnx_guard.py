@@ -51,7 +51,13 @@ def load(model) -> ModelWrapper:
         return model
     if not Path(model).exists():
         raise CodesignError(f"{model}: no such ONNX file")
-    return cleanup_model(ModelWrapper(str(model)))
+    try:
+        mw = ModelWrapper(str(model))  # protobuf parsing only: an ONNX file holds no code
+    except Exception as e:  # google.protobuf DecodeError, or onnx's own on a file that is not ONNX
+        raise CodesignError(f"{model}: not an ONNX model file ({type(e).__name__}: {str(e)[:200]})") from None
+    if not mw.graph.node:
+        raise CodesignError(f"{model}: an ONNX file without a graph (no nodes)")
+    return cleanup_model(mw)
 
 
 def prepare(model) -> ModelWrapper:

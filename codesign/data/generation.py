@@ -57,29 +57,62 @@ def size_from_cli(args, presets: dict, name: str) -> int:
 # ----------------------------------------------------------------------------- parallel chunks
 
 
-def run_chunks(fn, tasks: list, workers: int, bars: list[tuple[str, int]], progress: bool = True) -> list:
+def run_chunks(fn, tasks: list, workers: int, bars: list[tuple[str, int]], progress: bool = True,
+               resume: Path | None = None) -> list:  # fmt: skip
     """fn(task, report) for every task, results in task order; in a spawn pool when workers > 1.
 
     `bars` are the progress bars as (description, total); fn calls report(bar_index, n) as it goes.
     In a worker, report sends through a queue that the parent drains into the bars, so progress
     shows within a chunk rather than at its end. fn must be a module-level function (pickled).
+    `resume`: a folder where each finished chunk's arrays are kept (<index>.npz, written atomically);
+    a rerun after an interruption loads those and runs only the rest. The caller removes it at the end.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    saved = {i: _chunk_file(resume, i) for i in range(len(tasks))} if resume else {}
+    results: list = [_load_chunk(saved[i]) if saved.get(i) and saved[i].exists() else None for i in range(len(tasks))]
+    todo = [i for i, r in enumerate(results) if r is None]
     with Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   disable=not progress) as bar:  # fmt: skip
         ids = [bar.add_task(what, total=total) for what, total in bars]
-        if workers == 1:
-            return [fn(t, lambda i, n: bar.advance(ids[i], n)) for t in tasks]
-        ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (TF, torch)
-        news = ctx.Queue()
-        with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(news,)) as pool:
-            pending = pool.map_async(_call_in_worker, [(fn, t) for t in tasks], chunksize=1)
-            while not pending.ready():
-                _drain(news, bar, ids, timeout=0.2)
-            results = pending.get()  # re-raises a worker's exception here
-            _drain(news, bar, ids, timeout=0)
+        if resume and len(todo) < len(tasks):
+            bar.console.print(f"resuming: {len(tasks) - len(todo)} of {len(tasks)} chunks kept in {resume}")
+        jobs = [(fn, tasks[i], saved.get(i)) for i in todo]
+        if workers == 1 or not jobs:
+            done = [_call(job, lambda i, n: bar.advance(ids[i], n)) for job in jobs]
+        else:
+            ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (TF, torch)
+            news = ctx.Queue()
+            with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(news,)) as pool:
+                pending = pool.map_async(_call_in_worker, jobs, chunksize=1)
+                while not pending.ready():
+                    _drain(news, bar, ids, timeout=0.2)
+                done = pending.get()  # re-raises a worker's exception here
+                _drain(news, bar, ids, timeout=0)
+    for i, r in zip(todo, done):
+        results[i] = r
     return results
+
+
+def _chunk_file(folder: Path, i: int) -> Path:
+    return folder / f"{i}.npz"
+
+
+def _load_chunk(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _call(job, report):
+    """One chunk; kept in its resume file (temp name, then renamed) when it has one."""
+    fn, task, save = job
+    result = fn(task, report)
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        tmp = save.with_name(f".{save.stem}.tmp.npz")
+        np.savez(tmp, **result)
+        tmp.replace(save)
+    return result
 
 
 def _drain(news, bar, ids, timeout):
@@ -102,8 +135,7 @@ def _report_to_parent(i, n):
 
 
 def _call_in_worker(job):
-    fn, task = job
-    return fn(task, _report_to_parent)
+    return _call(job, _report_to_parent)
 
 
 # ----------------------------------------------------------------------------- assembly and file

@@ -23,6 +23,7 @@ Grooming: mMDT = soft drop with beta=0, z_cut=0.1, on the jet reclustered with C
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -70,7 +71,8 @@ CLASS_NAMES = ["g", "q", "W", "Z", "t"]
 CONSTITUENT_NAMES = ["pt", "deta", "dphi", "e", "charge", "pdgid"]
 MAX_CONSTITUENTS = 150
 
-PRESETS = {"tiny": 500, "demo": 4000}  # jets per class
+# jets per class; large: 300k jets (JEDI-linear's data set has ~620k), hours on many cores, resumable by chunks
+PRESETS = {"tiny": 500, "demo": 4000, "large": 60000}
 
 _COMMON = ["Beams:eCM = 13000", "Print:quiet = on", "Next:numberCount = 0"]
 _QCD_PTHAT = ["PhaseSpace:pTHatMin = 900", "PhaseSpace:pTHatMax = 1100"]
@@ -149,10 +151,12 @@ def generate(n_per_class: int, seed: int = 1, workers: int = 2, progress: bool =
         return path
     tasks = _tasks(n_per_class, seed)  # class by class, chunks in order: the file's row order
     bars = [(f"jets {name}", n_per_class) for name in CLASS_NAMES]
-    arrays = assemble(run_chunks(_run_chunk, tasks, workers, bars, progress), seed)
+    chunks = path.with_suffix(".chunks")  # finished chunks, kept until the file is written: a rerun resumes
+    arrays = assemble(run_chunks(_run_chunk, tasks, workers, bars, progress, resume=chunks), seed)
     with atomic_file(path) as tmp:
         write_h5(tmp, arrays, {**_meta(n_per_class, seed), "settings": SETTINGS, "feature_names": FEATURE_NAMES,
                                "class_names": CLASS_NAMES, "constituent_names": CONSTITUENT_NAMES})  # fmt: skip
+    shutil.rmtree(chunks, ignore_errors=True)
     return path
 
 

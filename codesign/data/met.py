@@ -213,6 +213,12 @@ def _tasks(n_events, seed, pileup, pool):
             for p, n in enumerate(per) for c, s in enumerate(range(0, n, size))]  # fmt: skip
 
 
+def minbias_pool(pool_size: int, seed: int, workers: int = 2, progress: bool = True) -> Path:
+    """The cached minimum-bias pool (npz: per-event `counts`, flat px, py, pz, e, id, charge), shared
+    by the datasets that overlay pileup."""
+    return _pool(pool_size, seed, workers, progress)
+
+
 def _pool(pool_size, seed, workers, progress) -> Path:
     """The cached minimum-bias pool: flat particle arrays plus offsets (npz)."""
     path = cache_path("met-pool", {"pool_size": pool_size, "seed": seed, "v": GENERATOR_VERSION, "mb": SETTINGS["minbias"],

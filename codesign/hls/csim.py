@@ -8,6 +8,7 @@ here: the C++ is compiled with g++ (hls4ml's compile/predict) and compared with 
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,13 +41,15 @@ def check_supported(model) -> None:
             )
 
 
-def hls_config(model, card: Card) -> dict:
+def hls_config(model, card: Card, trace: bool = False) -> dict:
     """The hls4ml config dict: built here, at the hls4ml boundary, and nowhere else."""
     import hls4ml
 
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=card.firmware.backend)
     cfg["Model"]["Strategy"] = card.firmware.strategy
     cfg["Model"]["ReuseFactor"] = card.firmware.reuse_factor
+    for layer in cfg["LayerName"].values() if trace else ():  # hls/diagnose.py reads every layer's output
+        layer["Trace"] = True
     return cfg
 
 
@@ -54,20 +57,31 @@ def build_hls(model, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
     """Write the HLS project to out/prj, C-simulate, compare; return the stage's record."""
     import hls4ml
 
+    from ..diagnose import apply_precision, diagnose
+
     check_supported(model)
     fw = card.firmware
-    return csim(
-        lambda prj, tb_in, tb_out: hls4ml.converters.convert_from_keras_model(
-            model, hls_config=hls_config(model, card), output_dir=str(prj), project_name=card.name,
+
+    def convert(prj, tb_in=None, tb_out=None, trace=False):
+        hm = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=hls_config(model, card, trace), output_dir=str(prj), project_name=card.name,
             backend=fw.backend, part=fw.part, clock_period=fw.clock_ns, io_type=fw.io_type,
-            input_data_tb=str(tb_in), output_data_tb=str(tb_out),
-        ), card, ref, out, n_vectors,
-    )  # fmt: skip
+            input_data_tb=tb_in and str(tb_in), output_data_tb=tb_out and str(tb_out),
+        )  # fmt: skip
+        apply_precision(hm, fw.hls_precision)
+        return hm
+
+    def explain(x, y_ref, y_hls):
+        with tempfile.TemporaryDirectory() as tmp:
+            return diagnose(model, lambda trace: convert(Path(tmp) / "trace", trace=trace), x, y_ref, y_hls)
+
+    return csim(convert, card, ref, out, n_vectors, explain)
 
 
-def csim(convert, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
+def csim(convert, card: Card, ref: dict, out: Path, n_vectors: int, explain=None) -> dict:
     """Any frontend's HLS project: `convert(prj_dir, tb_input, tb_output)` returns hls4ml's ModelGraph;
-    it is compiled with g++ and must equal the reference on every vector."""
+    it is compiled with g++ and must equal the reference on every vector. On a mismatch,
+    `explain(x, y_ref, y_hls)` (codesign/diagnose.py) names the first diverging layer, if given."""
     import hls4ml
 
     x, y = ref["x"][:n_vectors], ref["y"][:n_vectors]
@@ -81,7 +95,12 @@ def csim(convert, card: Card, ref: dict, out: Path, n_vectors: int) -> dict:
     t0 = time.perf_counter()
     got = np.asarray(hm.predict(np.ascontiguousarray(x))).reshape(y.shape)
     predict_s = time.perf_counter() - t0
-    n = require_exact(y, got, f"HLS C-simulation of {card.name} ({fw.backend}, {fw.strategy})")
+    what = f"HLS C-simulation of {card.name} ({fw.backend}, {fw.strategy})"
+    if explain is not None:
+        from ..diagnose import require_exact_or_explain
+
+        require_exact_or_explain(y, got, what, lambda: explain(x, y, got))
+    n = require_exact(y, got, what)
     record = {
         "vectors": n, "mismatches": 0, "compile_s": round(compile_s, 2), "predict_s": round(predict_s, 3),
         "backend": fw.backend, "strategy": fw.strategy, "reuse_factor": fw.reuse_factor, "io_type": fw.io_type,

@@ -14,7 +14,7 @@ from ..errors import CodesignError
 from .base import FIRMWARE_STAGES, OFFLINE_STAGES, ModelKind, Stage, lazy
 
 __all__ = ["FIRMWARE_STAGES", "OFFLINE_STAGES", "ModelKind", "Stage", "lazy", "register", "unregister", "get", "names",
-           "datasets", "dataset_name", "DEFAULT"]  # fmt: skip
+           "datasets", "dataset_name", "user_file_kinds", "DEFAULT"]  # fmt: skip
 
 # The zoo: each module's KIND is registered. A new kind is its own module plus one line here.
 ZOO = (
@@ -26,7 +26,13 @@ ZOO = (
     "part",
     "deepjet",
     "qonnx_file",
+    "keras_file",
+    "qkeras_h5",
     "analysis_wz",
+    "muon_full",
+    "muon_latent",
+    "muon_match",
+    "showers_cc2",
 )
 DEFAULT = "mlp"  # a card without model.kind (the first zoo card predates kinds)
 
@@ -67,6 +73,12 @@ def get(name: str) -> ModelKind:
 def names() -> list[str]:
     _load()
     return sorted(_KINDS)
+
+
+def user_file_kinds() -> dict[str, ModelKind]:
+    """A user's model file suffix (.onnx, .keras, .h5) -> the kind that takes it."""
+    _load()
+    return {k.file_suffix: k for k in _KINDS.values() if k.file_suffix}
 
 
 def dataset_name(module) -> str:

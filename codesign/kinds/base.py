@@ -53,6 +53,10 @@ class ModelKind:
     layers: frozenset[str] = frozenset()
     # Its trainer takes a card's [training.adversarial] (FGSM adversarial training); else the card is refused.
     adversarial: bool = False
+    # A user's model file (`codesign run --model FILE`): the suffix this kind takes, and its guard rails
+    # `guard(path, allow_unsafe) -> problems let through`, run before anything is written.
+    file_suffix: str | None = None
+    guard: Callable[[Any, bool], list[str]] | None = None
     summary: str = ""
 
     @property

@@ -6,7 +6,8 @@ Each function reads a train stage's record (metrics.json); the kinds bind them t
 from __future__ import annotations
 
 CLASSIFIER_FIGURES = {"accuracy": "max", "auc_mean": "max", "sparsity": "max"}
-FLAVOUR_FIGURES = {**CLASSIFIER_FIGURES, "auc_b_vs_light": "max", "auc_b_vs_c": "max", "auc_c_vs_light": "max"}
+FLAVOUR_FIGURES = {**CLASSIFIER_FIGURES, "auc_b_vs_light": "max", "auc_b_vs_c": "max", "auc_c_vs_light": "max",
+                   "mistag_light_b70": "min"}  # fmt: skip
 
 
 def classifier_figures(train: dict) -> dict:
@@ -17,7 +18,8 @@ def classifier_figures(train: dict) -> dict:
 
 def flavour_figures(train: dict) -> dict:
     auc = train["flavour"]["auc"]
-    return {**classifier_figures(train), **{f"auc_{p}": auc.get(p) for p in ("b_vs_light", "b_vs_c", "c_vs_light")}}
+    return {**classifier_figures(train), **{f"auc_{p}": auc.get(p) for p in ("b_vs_light", "b_vs_c", "c_vs_light")},
+            "mistag_light_b70": train["flavour"]["mistag_light"]["70"]["inclusive"]}  # fmt: skip
 
 
 def classifier_physics(train: dict) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..spec import Strict
+from ..spec import Strict, keyless_default
 from .base import FIRMWARE_STAGES, ModelKind, lazy
 
 
@@ -16,6 +16,7 @@ class Spec(Strict):
     kind: Literal["qonnx_file"] = "qonnx_file"
     frontend: Literal["qonnx"] = "qonnx"
     file: str  # absolute path; its sha256 joins the design point's key (flow.Point.key)
+    vectors: str | None = keyless_default(None)  # the user's test vectors (data/vectors.py); None: seeded
     allow_unsafe: bool = False  # convert a graph the guard rails refuse (warned; the bit-exact checks still apply)
 
 
@@ -29,5 +30,6 @@ KIND = ModelKind(
     name="qonnx_file", spec=Spec, dataset=None, trainers={"qonnx": lazy("codesign.quant.qonnx_import", "train")},
     figures={}, figures_of=lambda train: {}, physics=lambda train: {"n_test": train["n_test"]}, ports=ports,
     report=lazy("codesign.report.sections", "trained_file"), stages=tuple(s for s in FIRMWARE_STAGES if s != "data"),
+    file_suffix=".onnx", guard=lazy("codesign.qonnx_guard", "check_file"),
     summary="a user's QONNX file (comes trained)",
 )  # fmt: skip

@@ -103,8 +103,9 @@ def write_bundle(point, out: Path) -> dict:
 
 def _frontend(point) -> dict:
     """Which frontend made the model and which way it went to the HLS project and the RTL."""
-    return {"frontend": "user QONNX file" if point.onnx else point.card.model.frontend,
-            **({"onnx": str(point.onnx), "allow_unsafe": point.allow_unsafe} if point.onnx else {}),
+    user = point.model_file
+    return {"frontend": f"user {point.card.model.frontend} file" if user else point.card.model.frontend,
+            **({"model_file": str(user), "allow_unsafe": point.allow_unsafe} if user else {}),
             "hls": point.hls().path, "rtl": point.record("rtl").get("path")}  # fmt: skip
 
 

@@ -73,8 +73,9 @@ def callback(spec: PruningSpec, epochs: int):
 
 
 def sparsity_of(model) -> dict:
-    """Fraction of exactly-zero weights per dense layer and overall (what the firmware sees)."""
-    per = {la.name: float(np.mean(np.asarray(la.kernel.numpy()) == 0)) for la in _dense_layers(model)}
+    """Fraction of exactly-zero weights per dense layer and overall (what the firmware sees: HGQ2's
+    quantized kernel, so a weight rounded to zero or whose learned bit width reached zero counts)."""
+    per = {la.name: float(np.mean(np.asarray(getattr(la, "qkernel", la.kernel)) == 0)) for la in _dense_layers(model)}
     sizes = [int(np.prod(la.kernel.shape)) for la in _dense_layers(model)]
     total = float(sum(per[la.name] * s for la, s in zip(_dense_layers(model), sizes)) / max(sum(sizes), 1))
     return {"per_layer": per, "total": total}

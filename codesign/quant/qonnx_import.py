@@ -30,20 +30,31 @@ SEED = 1
 
 def train(card, data, out: Path, progress: bool = True) -> dict:
     """The kind qonnx_file's train stage (kinds/qonnx_file.py): the card names the file."""
-    return import_qonnx(Path(card.model.file), out, card.firmware.cosim_vectors, card.model.allow_unsafe)
+    return import_qonnx(Path(card.model.file), out, card.firmware.cosim_vectors, card.model.allow_unsafe,
+                        card.model.vectors)  # fmt: skip
 
 
-def import_qonnx(path: Path, out: Path, n_vectors: int, allow_unsafe: bool = False) -> dict:
+def import_qonnx(path: Path, out: Path, n_vectors: int, allow_unsafe: bool = False, vectors: str | None = None) -> dict:
+    """`vectors`: the user's own (data/vectors.py), each value on the input quantizer's grid; else seeded ones."""
     path = Path(path)
     problems = check_file(path, allow_unsafe)
     mw = load(path)
     _, spec = input_quantizer(mw, str(path))
-    x = test_vectors(spec, mw.get_tensor_shape(mw.graph.input[0].name)[1:], n_vectors)
+    shape = tuple(mw.get_tensor_shape(mw.graph.input[0].name)[1:])
+    if vectors:
+        from ..data.vectors import check_on_grid, check_shape, read_vectors
+
+        x = check_shape(read_vectors(vectors), shape, vectors)
+        check_on_grid(x, spec.kif, vectors)
+        x = x.astype(np.float32)
+    else:
+        x = test_vectors(spec, shape, n_vectors)
     y = execute(mw, x)
     mw.save(str(out / "model.onnx"))
     np.savez(out / "reference.npz", x=x, y=y, input_format=np.array(spec.kif))
     metrics = {
         "frontend": "qonnx file", "file": str(path.resolve()), "sha256": sha256(path), "n_test": len(x),
+        "vectors": vectors or "seeded, on the input quantizer's grid",
         "reference": "qonnx.core.onnx_exec on test vectors on the input quantizer's grid (no labels, no physics metrics)",
         "unsafe_problems": problems,
     }  # fmt: skip

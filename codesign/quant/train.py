@@ -18,7 +18,7 @@ import numpy as np
 from ..card import Card
 from ..fixedpoint import to_grid
 from ..zoo import mlp
-from . import prune
+from . import pareto, prune
 from .keras_fit import fit
 
 
@@ -85,10 +85,15 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     n_classes = len(data["class_names"])
     model = mlp.build(card, x.shape[1], n_classes)
     history = fit(model, card, x[train_idx], labels[train_idx],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), progress=progress)  # fmt: skip
-    y_ref = model.predict(x[inp.test_idx], batch_size=4096, verbose=0)
-    model.save(out / "model.keras")
-    return save_outputs(out, inp, y_ref, data, history, {"sparsity": prune.sparsity_of(model)})
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), progress=progress,
+                  checkpoints=out)  # fmt: skip
+
+    def evaluate(model, dest: Path) -> dict:
+        y_ref = model.predict(x[inp.test_idx], batch_size=4096, verbose=0)
+        model.save(dest / "model.keras")
+        return save_outputs(dest, inp, y_ref, data, history, {"sparsity": prune.sparsity_of(model)})
+
+    return pareto.finish(out, model, history, "val_accuracy", evaluate)
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray, class_names) -> dict:

@@ -23,6 +23,7 @@ from ..card import Card
 from ..fixedpoint import to_grid
 from ..physics.flavour import flavour_metrics
 from ..zoo.flavour_inputs import PAIR_FEATURES, PARTICLE_FEATURES, l1_inputs
+from . import pareto, prune
 from .keras_fit import fit
 from .train import split, write_metrics
 
@@ -46,12 +47,18 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     tr, te = split(len(labels), card.data.test_fraction, card.data.seed)
     model = flavour_l1.build(card, n, len(PARTICLE_FEATURES), len(PAIR_FEATURES), len(names))
     history = fit(model, card, x[tr], labels[tr], loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  class_weight=class_weights(labels[tr], len(names)), prune=False, progress=progress)  # fmt: skip
-    y = model.predict(x[te], batch_size=2048, verbose=0)
-    model.save(out / "model.keras")
+                  class_weight=class_weights(labels[tr], len(names)), prune=False, progress=progress,
+                  checkpoints=out)  # fmt: skip
     jet_pt = data["jets"][te, 0]
-    np.savez(out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), jet_pt=jet_pt,
-             input_format=np.array(fmt), particle_features=np.array(PARTICLE_FEATURES),
-             pair_features=np.array(PAIR_FEATURES))  # fmt: skip
-    return write_metrics(out, y, labels[te], names, history, len(tr),
-                         {"flavour": flavour_metrics(y, labels[te], names, jet_pt)})  # fmt: skip
+
+    def evaluate(model, dest: Path) -> dict:
+        y = model.predict(x[te], batch_size=2048, verbose=0)
+        model.save(dest / "model.keras")
+        np.savez(dest / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), jet_pt=jet_pt,
+                 input_format=np.array(fmt), particle_features=np.array(PARTICLE_FEATURES),
+                 pair_features=np.array(PAIR_FEATURES))  # fmt: skip
+        return write_metrics(dest, y, labels[te], names, history, len(tr),
+                             {"flavour": flavour_metrics(y, labels[te], names, jet_pt),
+                              "sparsity": prune.sparsity_of(model)})  # fmt: skip
+
+    return pareto.finish(out, model, history, "val_accuracy", evaluate)

@@ -2,7 +2,8 @@
 
 Inputs per jet: ln pT, Δη, Δφ of the `model.n_particles` leading constituents (scaled as in
 zoo/jedi_linear.inputs, zero where absent), rounded onto the input grid, so the test inputs are the
-core's inputs. Adam with cosine learning-rate decay. Outputs as every trainer: model.keras,
+core's inputs. Adam with cosine learning-rate decay; a card's β schedule and Pareto checkpoints
+(quant/pareto.py) apply. Outputs as every trainer: model.keras,
 reference.npz (x, y logits, labels, class_names, input_format), metrics.json.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..card import Card
 from ..fixedpoint import to_grid
+from . import pareto, prune
 from .keras_fit import fit
 from .train import split, write_metrics
 
@@ -33,10 +35,13 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
     steps = t.epochs * (int(len(tr) * 0.85) // t.batch_size + 1)
     history = fit(model, card, x[tr], labels[tr], loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   learning_rate=keras.optimizers.schedules.CosineDecay(t.learning_rate, steps), plateau_patience=None,
-                  prune=False, progress=progress)  # fmt: skip
-    y = model.predict(x[te], batch_size=4096, verbose=0)
-    model.save(out / "model.keras")
-    np.savez(
-        out / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names), input_format=np.array(fmt)
-    )
-    return write_metrics(out, y, labels[te], names, history, len(tr))
+                  progress=progress, checkpoints=out)  # fmt: skip
+
+    def evaluate(model, dest: Path) -> dict:
+        y = model.predict(x[te], batch_size=4096, verbose=0)
+        model.save(dest / "model.keras")
+        np.savez(dest / "reference.npz", x=x[te], y=y, labels=labels[te], class_names=np.array(names),
+                 input_format=np.array(fmt))  # fmt: skip
+        return write_metrics(dest, y, labels[te], names, history, len(tr), {"sparsity": prune.sparsity_of(model)})
+
+    return pareto.finish(out, model, history, "val_accuracy", evaluate)

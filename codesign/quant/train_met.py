@@ -30,7 +30,7 @@ from ..errors import CodesignError
 from ..fixedpoint import to_grid
 from ..physics.met import met_metrics
 from ..zoo import met_gnn
-from . import prune
+from . import pareto, prune
 from .keras_fit import fit
 from .train import split
 
@@ -86,9 +86,13 @@ def _loss(unit: float):
     return keras.saving.register_keras_serializable("codesign")(met_loss)
 
 
-def _fit(model, card, x, y, float_twin: bool, progress: bool):
-    return fit(model, card, x, y, loss=_loss(card.data.momentum_unit), metrics=None, plateau_patience=4,
-               prune=not float_twin, progress=progress)  # fmt: skip
+PARETO_METRIC = "val_met_loss"  # the loss without HGQ2's EBOPs term, on the validation events
+
+
+def _fit(model, card, x, y, float_twin: bool, progress: bool, checkpoints: Path | None = None):
+    loss = _loss(card.data.momentum_unit)
+    return fit(model, card, x, y, loss=loss, metrics=[loss], plateau_patience=4, prune=not float_twin,
+               progress=progress, checkpoints=checkpoints, pareto_metric=(PARETO_METRIC, -1))  # fmt: skip
 
 
 def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
@@ -107,30 +111,33 @@ def train(card: Card, data: dict, out: Path, progress: bool = True) -> dict:
         for attr in ("kernel", "bias"):
             if getattr(layer, attr, None) is not None and layer.trainable:
                 getattr(model.get_layer(layer.name), attr).assign(getattr(layer, attr))
-    hist = _fit(model, card, x[tr], y[tr], False, progress)
-
-    y_ref = model.predict(x[te], batch_size=2048, verbose=0)
+    hist = _fit(model, card, x[tr], y[tr], False, progress, checkpoints=out)
     y_float = twin.predict(x[te], batch_size=2048, verbose=0)
-    model.save(out / "model.keras")
-    std = np.array([unit, unit, unit, 1, 1, 1, 1, 1], np.float64)
-    np.savez(
-        out / "reference.npz", x=x[te], y=y_ref, y_float=y_float, true_met=data["true_met"][te],
-        puppi_met=data["puppi_met"][te], puppi_met_topn=data["puppi_met_topn"][te], npv=data["npv"][te],
-        process=data["process"][te], process_names=np.array(data["process_names"]), unit=unit,
-        mean=np.zeros(f), std=std, input_format=np.array(met_gnn.input_format(card)),
-        feature_names=np.array(met_data.FEATURE_NAMES),
-    )  # fmt: skip
-    physics = met_metrics(data["true_met"][te], data["npv"][te], {
-        "puppi": data["puppi_met"][te], f"puppi top {n}": data["puppi_met_topn"][te],
-        "float network": y_float * unit, "quantized network": y_ref * unit,
-    })  # fmt: skip
-    metrics = {
-        "task": "met_regression", "met": physics,
-        "headline_ratio_to_puppi": physics["ratio_to_puppi"]["quantized network"],
-        "response_above_100": physics["high_met"]["quantized network"]["response"],
-        "history": {k: [float(v) for v in vals] for k, vals in hist.items()},
-        "n_train": int(len(tr)), "n_test": int(len(te)), "n_candidates": int(n), "form": card.model.form,
-        "sparsity": prune.sparsity_of(model),
-    }  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+
+    def evaluate(model, dest: Path) -> dict:
+        y_ref = model.predict(x[te], batch_size=2048, verbose=0)
+        model.save(dest / "model.keras")
+        std = np.array([unit, unit, unit, 1, 1, 1, 1, 1], np.float64)
+        np.savez(
+            dest / "reference.npz", x=x[te], y=y_ref, y_float=y_float, true_met=data["true_met"][te],
+            puppi_met=data["puppi_met"][te], puppi_met_topn=data["puppi_met_topn"][te], npv=data["npv"][te],
+            process=data["process"][te], process_names=np.array(data["process_names"]), unit=unit,
+            mean=np.zeros(f), std=std, input_format=np.array(met_gnn.input_format(card)),
+            feature_names=np.array(met_data.FEATURE_NAMES),
+        )  # fmt: skip
+        physics = met_metrics(data["true_met"][te], data["npv"][te], {
+            "puppi": data["puppi_met"][te], f"puppi top {n}": data["puppi_met_topn"][te],
+            "float network": y_float * unit, "quantized network": y_ref * unit,
+        })  # fmt: skip
+        metrics = {
+            "task": "met_regression", "met": physics,
+            "headline_ratio_to_puppi": physics["ratio_to_puppi"]["quantized network"],
+            "response_above_100": physics["high_met"]["quantized network"]["response"],
+            "history": {k: [float(v) for v in vals] for k, vals in hist.items()},
+            "n_train": int(len(tr)), "n_test": int(len(te)), "n_candidates": int(n), "form": card.model.form,
+            "sparsity": prune.sparsity_of(model),
+        }  # fmt: skip
+        (dest / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        return metrics
+
+    return pareto.finish(out, model, hist, PARETO_METRIC, evaluate)

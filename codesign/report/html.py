@@ -44,7 +44,7 @@ def write_report(point, out: Path) -> dict:
     ref = dict(np.load(point.train_dir / "reference.npz"))
     section = point.kind.report(point, train, ref, out)
     firmware = _firmware_html(point) if point.kind.firmware else _offline_html(point, train)
-    events = (f"{train['n_train']} training / {train['n_test']} test {section.sample} (Pythia 8, generated locally)"
+    events = (f"{train['n_train']} training / {train['n_test']} test {section.sample} ({section.source})"
               if "n_train" in train else f"QONNX file {train.get('file', '')}")  # fmt: skip
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{point.name} {point.key}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 
-def label(ax, rlabel: str, fontsize: float | None = None) -> None:
+def label(ax, rlabel: str, fontsize: float | None = None, llabel: str = "Pythia 8, parametric detector") -> None:
     import mplhep as hep
 
-    hep.label.exp_label(exp="codesign", llabel="Pythia 8, parametric detector", rlabel=rlabel, data=True, loc=0, ax=ax,
-                        fontsize=fontsize)  # fmt: skip
+    hep.label.exp_label(exp="codesign", llabel=llabel, rlabel=rlabel, data=True, loc=0, ax=ax, fontsize=fontsize)

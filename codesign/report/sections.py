@@ -19,6 +19,7 @@ class Section:
     plots: list[str] = field(default_factory=list)
     html: str = ""
     sample: str = "jets"  # what a test-set entry is: jets, events, showers
+    source: str = "Pythia 8, generated locally"  # where the test set comes from
 
 
 def table(rows: list[tuple], head: tuple) -> str:

@@ -58,7 +58,14 @@ def emit_rtl(
     `cutoff` overrides the adder levels per pipeline stage (default: `latency_cutoff(clock_ns)`).
     Returns the core.json dict.
     """
-    return _emit(trace(model), x, y_ref, out_dir, clock_ns, name, cutoff)
+    inputs, comb = traced(model)
+
+    def explain():
+        from ..diagnose import diagnose_da4ml
+
+        return diagnose_da4ml(model, x, inputs, SOLVER_OPTIONS)
+
+    return _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff, explain)
 
 
 def emit_traced(inputs, outputs, x, y_ref, out_dir: Path, clock_ns: float = 5.0, name: str = "codesign_core",
@@ -69,7 +76,8 @@ def emit_traced(inputs, outputs, x, y_ref, out_dir: Path, clock_ns: float = 5.0,
     return _emit(comb_trace(inputs, outputs), x, y_ref, out_dir, clock_ns, name, cutoff)
 
 
-def _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff) -> dict:
+def _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff, explain=None) -> dict:
+    """`explain()` names the first layer da4ml's emulation gets wrong (codesign/diagnose.py), if given."""
     from da4ml.trace import to_pipeline
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -80,7 +88,12 @@ def _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff) -> dict:
 
     in_port, out_port = port_format("in_data", "input", pipe.inp_qint), port_format("out_data", "output", pipe.out_qint)
     raw_in, raw_out = to_raw(x, in_port, "input"), to_raw(y_ref, out_port, "expected output")
-    require_exact(y_ref, emulate(pipe, x), "da4ml emulation of the pipelined core")
+    what = "da4ml emulation of the pipelined core"
+    if explain is not None:
+        from ..diagnose import require_exact_or_explain
+
+        require_exact_or_explain(y_ref, emulate(pipe, x), what, explain)
+    require_exact(y_ref, emulate(pipe, x), what)
 
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
@@ -96,6 +109,11 @@ def _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff) -> dict:
 
 def trace(model):
     """da4ml's combinational logic of the model, its input ports in the input quantizer's format."""
+    return traced(model)[1]
+
+
+def traced(model):
+    """(the input FixedVariableArrays, da4ml's combinational logic) of the model (see `trace`)."""
     from da4ml.converter import trace_model
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
 
@@ -107,7 +125,7 @@ def trace(model):
         where = traceback.extract_tb(e.__traceback__)[-1]  # a bare assert says nothing but its source line
         at = f"{Path(where.filename).name}:{where.lineno}"
         raise CodesignError(f"da4ml cannot trace model '{model.name}': {str(e) or where.line} ({at})") from None
-    return comb_trace(inp, out)
+    return inp, comb_trace(inp, out)
 
 
 def input_kif(model) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

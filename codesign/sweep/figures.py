@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from ..records import Core, Cost, Hls
 
+# ebops: HGQ2's own cost of its learned bit widths (train stage), the penalty β weighs.
 FIRMWARE = {"lut": "min", "ff": "min", "dsp": "min", "latency_cycles": "min", "latency_ns": "min", "yosys_lut": "min",
-            "yosys_ff": "min", "hls_lut": "min", "hls_ff": "min", "hls_dsp": "min", "hls_latency_cycles": "min"}  # fmt: skip
+            "yosys_ff": "min", "hls_lut": "min", "hls_ff": "min", "hls_dsp": "min", "hls_latency_cycles": "min",
+            "ebops": "min"}  # fmt: skip
 
 
 def available(kind) -> dict[str, str]:
@@ -22,6 +24,8 @@ def metrics_of(kind, records: dict) -> dict:
     m: dict = {}
     if "train" in records:
         m.update(kind.figures_of(records["train"]))
+        if "ebops" in records["train"]:
+            m["ebops"] = records["train"]["ebops"]
     if "hls" in records:
         hls = Hls.model_validate(records["hls"])
         m.update(csim_vectors=hls.vectors, csim_mismatches=hls.mismatches)

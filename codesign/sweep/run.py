@@ -74,8 +74,9 @@ def _progress() -> Progress:
     )  # fmt: skip
 
 
-def run_sweep(spec_path: str, workers: int = 2, kind: str = "local", scheduler: str | None = None) -> Path:
-    spec = load_sweep(spec_path)
+def run_sweep(spec_path: str | SweepSpec, workers: int = 2, kind: str = "local", scheduler: str | None = None) -> Path:
+    """Run a sweep spec (a file, or a validated spec, e.g. a benchmark's variant of one)."""
+    spec = spec_path if isinstance(spec_path, SweepSpec) else load_sweep(spec_path)
     home = str(paths.root())
     store = Store(sweep_dir(spec.name) / "results.sqlite")
     store.set_meta(spec=spec.model_dump_json(exclude={"source"}), spec_source=str(Path(spec.source).resolve()))
@@ -93,7 +94,10 @@ def run_sweep(spec_path: str, workers: int = 2, kind: str = "local", scheduler: 
                 card = spec.card_for(params)
                 store.add(params, card.key(), card.train_key())
             todo = [r for r in store.rows() if r["status"] in ("pending", "running")]
-            _train_first(todo, submit, as_completed, job, bar)
+            _train_first(todo, submit, as_completed, job, bar, "data" in spec.base.kind.stages)
+            if spec.checkpoints:
+                _add_checkpoints(spec, store, spec.initial())
+                todo = [r for r in store.rows() if r["status"] in ("pending", "running")]
             _run_points(todo, store, submit, as_completed, lambda p: job(p, spec.targets), bar)
     counts = store.counts()
     store.close()
@@ -101,18 +105,37 @@ def run_sweep(spec_path: str, workers: int = 2, kind: str = "local", scheduler: 
     return store.path
 
 
-def _train_first(todo, submit, as_completed, job, bar) -> None:
-    """One training per distinct training key, before the points that share it."""
+def _train_first(todo, submit, as_completed, job, bar, data: bool = True) -> None:
+    """One training per distinct training key, before the points that share it (`data`: the kind has a data stage)."""
     firsts = {r["train_key"]: r["params"] for r in todo}
     if not firsts:
         return
     first = next(iter(firsts.values()))
-    submit(*job(first, ["data"])).result()  # the data set once, before trainings that share it
+    if data:
+        submit(*job(first, ["data"])).result()  # the data set once, before trainings that share it
     t = bar.add_task("training", total=len(firsts), done=0, failed=0, left=len(firsts))
     futures = [submit(*job(p, ["train"])) for p in firsts.values()]
     for n, f in enumerate(as_completed(futures), 1):
         f.result()  # a failed training fails its points below, with its error
         bar.update(t, completed=n, done=n, left=len(firsts) - n)
+
+
+CHECKPOINT = "training.pareto.checkpoint"
+
+
+def _add_checkpoints(spec: SweepSpec, store: Store, grid: list[dict]) -> None:
+    """A point per Pareto checkpoint each of the grid's trainings kept (read from its train record)."""
+    from ..flow import Point
+
+    for params in grid:
+        card = spec.card_for(params)
+        f = Point(card).trained().train_dir / "stage.json"
+        if CHECKPOINT in params or not f.exists():
+            continue
+        for row in json.loads(f.read_text()).get("pareto", {}).get("checkpoints", []):
+            p = {**params, CHECKPOINT: row["checkpoint"]}
+            c = spec.card_for(p)
+            store.add(p, c.key(), c.train_key())
 
 
 def _run_points(todo, store, submit, as_completed, job, bar) -> None:

@@ -95,7 +95,10 @@ def _half_up(q):
     The quantizer's own get_config keeps only QKeras' arguments, so a plain `config["round_mode"]`
     edit is lost on save and a reloaded model rounds to even again (differs on ~1/3 of events).
     The quantizer becomes an instance of a registered subclass that sets RND in its constructor,
-    so a saved model reloads with it (load_model imports this module for the registration).
+    so a saved model reloads with it. The subclasses are registered when this module is imported
+    (`register_half_up`, below), not when a model is built: a model is often loaded in another
+    process than the one that built it (a later stage, a sweep point), and zoo/load.py imports
+    this module for exactly that.
     """
     q.__class__ = _half_up_class(type(q))
     q.config["round_mode"] = "RND"
@@ -117,6 +120,17 @@ def _half_up_class(base: type) -> type:
         cls = type(f"{base.__name__}_half_up", (base,), {"__init__": __init__, "__module__": __name__})
         _HALF_UP[base] = keras.saving.register_keras_serializable(package="codesign")(cls)
     return _HALF_UP[base]
+
+
+def register_half_up() -> None:
+    """Register the half-up subclasses of the QKeras-API quantizers this module builds with Keras."""
+    from qkeras import quantized_bits, quantized_relu
+
+    for base in (quantized_bits, quantized_relu):
+        _half_up_class(base)
+
+
+register_half_up()
 
 
 def input_format(card: Card) -> tuple[int, int, int]:

@@ -1,0 +1,292 @@
+"""L1 models against a trigger budget: python -m codesign.bench.budget [--size small|full] [--families ...] [--package ...]
+
+Runs the resource-aware sweeps (models/sweeps/{met,flavour,jedi}_budget.toml: HGQ2 trainable bit
+widths under a β ramp, every kept Pareto checkpoint a point), draws their fronts (the sweep report,
+with the budget and the aim), picks each front's chosen point (the best physics figure within the
+budget, else the cheapest near the best), bundles the chosen points of the --package families, and writes
+reports/bench/budget.{json,md} and budget_<family>_pareto_<cost>.png.
+
+`--size small` lays SMALL's fields over each spec (fewer events, epochs and axis values) so the
+bench fits minutes of two shared cores; `full` runs the specs as they are (hours of CPU). The
+Markdown says which size ran. Costs are da4ml's cost model of the traced, pipelined RTL (no vendor
+tool, no Yosys); physics figures are the quantized model's on its test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+VU13P = {"lut": 1_728_000, "dsp": 12_288}
+AIMS = {"met_n128_lut": 172_800, "met_n128_ratio": 0.70, "tagger_lut": 172_800, "tagger_dsp": 614,
+        "tagger_auc_gap": 0.01, "jedi_n32_lut": 45_300}  # fmt: skip
+ANCHOR = {  # JEDI-linear (published, post-route on a VU13P; hls4ml LHC jet data, 3 features per particle)
+    "particles": [8, 16, 32, 64, 128], "accuracy": [0.657, 0.719, 0.780, 0.809, 0.809],
+    "lut": [35_700, 43_800, 45_300, 70_700, 97_800], "latency_cycles": "19-21 at a 2 ns target",
+}  # fmt: skip
+SPECS = {"met": "models/sweeps/met_budget.toml", "flavour": "models/sweeps/flavour_budget.toml",
+         "latent": "models/sweeps/flavour_latent_budget.toml", "jedi": "models/sweeps/jedi_budget.toml"}  # fmt: skip
+TAGGERS = ("flavour", "latent")  # the compact taggers: N x N pair-biased attention, latent attention
+# What `--size small` changes: data, epochs (β ramp scaled with them) and axis values.
+SMALL = {
+    "met": {"fixed": {"data.n_events": 3000, "data.pileup": 140.0, "data.pool_size": 500, "training.epochs": 12,
+                      "training.batch_size": 64, "training.beta.start_epoch": 2, "training.beta.end_epoch": 12,
+                      "training.pareto.from_epoch": 2},
+            "axes": {"data.n_candidates": [64, 128], "training.beta.end": [1e-5, 1e-4]}},
+    "flavour": {"fixed": {"data.n_events": 2000, "training.epochs": 10, "training.beta.start_epoch": 1,
+                          "training.beta.end_epoch": 10, "training.pareto.from_epoch": 1},
+                "axes": {"training.beta.end": [1e-5, 1e-4]}},
+    "latent": {"fixed": {"data.n_events": 2000, "training.epochs": 10, "training.beta.start_epoch": 1,
+                         "training.beta.end_epoch": 10, "training.pareto.from_epoch": 1},
+               "axes": {"training.beta.end": [1e-5, 1e-4]}},
+    "jedi": {"fixed": {"data.n_per_class": 700, "training.epochs": 30, "training.batch_size": 64,
+                       "training.learning_rate": 1e-2, "training.beta.start": 1e-6, "training.beta.end": 1e-4,
+                       "training.beta.start_epoch": 3, "training.beta.end_epoch": 30, "training.pareto.from_epoch": 3},
+             "axes": {"model.n_particles": [8, 16, 32, 64]}},
+}  # fmt: skip
+
+
+def _spec(family: str, size: str):
+    from ..sweep.spec import load_sweep
+
+    spec = load_sweep(SPECS[family])
+    if size == "small":
+        s = SMALL[family]
+        spec = spec.model_copy(update={"name": f"{spec.name}_small", "fixed": {**spec.fixed, **s["fixed"]},
+                                       "axes": s["axes"], "source": spec.source})  # fmt: skip
+        for p in spec.points():
+            spec.card_for(p)  # every point valid before anything runs
+    return spec
+
+
+def _rows(store) -> list[dict]:
+    return [r for r in store.rows() if r["status"] == "done"]
+
+
+def _pick(spec, rows: list[dict], where: dict | None = None) -> dict | None:
+    from ..report.sweep import chosen
+
+    rows = [r for r in rows if all(r["params"].get(k) == v for k, v in (where or {}).items())]
+    return chosen(rows, *spec.physics, spec.choose)
+
+
+def _summary(spec, r: dict | None) -> dict | None:
+    if r is None:
+        return None
+    keep = (spec.physics[0], "lut", "ff", "dsp", "latency_cycles", "latency_ns", "ii", "ebops", "accuracy",
+            "auc_b_vs_light", "mistag_light_b70")  # fmt: skip
+    return {"id": r["id"], "params": r["params"], **{k: r["metrics"][k] for k in keep if k in r["metrics"]}}
+
+
+def _front(spec, rows, x: str) -> list[dict]:
+    from ..report.sweep import pareto
+
+    return [_summary(spec, r) for r in pareto(rows, x, *spec.physics)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", choices=["small", "full"], default="small")
+    ap.add_argument("--families", nargs="+", choices=list(SPECS), default=list(SPECS))
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--package", nargs="*", choices=list(SPECS), default=[], metavar="FAMILY",
+                    help="bundle these families' chosen points (C-sim, both simulators, estimate)")  # fmt: skip
+    ap.add_argument("--out", default="reports/bench")
+    args = ap.parse_args(argv)
+
+    from .. import flow, paths
+    from ..report.sweep import write_sweep_report
+    from ..sweep.run import run_sweep, store_for
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    fam: dict = {}
+    for family in args.families:
+        spec = _spec(family, args.size)
+        t = time.perf_counter()
+        run_sweep(spec, workers=args.workers)
+        store, _ = store_for(spec.name)
+        write_sweep_report(store, spec)
+        rows = _rows(store)
+        pngs = []
+        for png in sorted((paths.root() / "reports" / spec.name).glob("pareto_*.png")):
+            name = f"budget_{family}_{png.name}"
+            shutil.copy(png, out / name)
+            pngs.append(name)
+        fam[family] = {"spec": SPECS[family], "sweep": spec.name, "fixed": spec.fixed, "axes": spec.axes,
+                       "points_done": len(rows), "points_failed": store.counts().get("failed", 0),
+                       "wall_s": round(time.perf_counter() - t, 1),
+                       "points_s": round(sum(r.get("seconds") or 0 for r in rows), 1), "plots": pngs, "physics": spec.physics[0],
+                       "front_lut": _front(spec, rows, "lut"), "chosen": _summary(spec, _pick(spec, rows))}  # fmt: skip
+        if fam[family]["chosen"]:  # how many test events the physics figures rest on
+            train = flow.Point(spec.card_for(fam[family]["chosen"]["params"])).record("train")
+            fam[family]["n_test"] = train.get("n_test")
+        if family == "met":
+            fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"data.n_candidates": n}))
+                                          for n in spec.axes.get("data.n_candidates", [])}  # fmt: skip
+        if family == "jedi":
+            fam[family]["plots"].append(_anchor_plot(rows, out))
+            fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"model.n_particles": n}))
+                                          for n in spec.axes.get("model.n_particles", [])}  # fmt: skip
+        if family in args.package and fam[family]["chosen"]:
+            point = flow.Point(spec.card_for(fam[family]["chosen"]["params"]))
+            flow.run(point, until="package")
+            fam[family]["bundle"] = str(point.bundle_dir)
+        store.close()
+
+    def get(family, *path):
+        v = fam.get(family)
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        return v
+
+    met128 = get("met", "chosen_by_n", 128)
+    jedi32 = get("jedi", "chosen_by_n", 32)
+    tag, tag_family = _tagger(fam)
+    demo_auc = _demo_tagger_auc()
+    result = {
+        "met_n128_lut": met128 and met128.get("lut"), "met_n128_ratio": met128 and met128.get("resolution_ratio"),
+        "tagger_lut": tag and tag.get("lut"), "tagger_dsp": tag and tag.get("dsp"),
+        "tagger_auc_b_vs_light": tag and tag.get("auc_b_vs_light"), "jedi_n32_lut": jedi32 and jedi32.get("lut"),
+        "jedi_n32_accuracy": jedi32 and jedi32.get("accuracy"), "tagger_family": tag_family, "aims": AIMS, "demo_tagger_auc_b_vs_light": demo_auc, "vu13p": VU13P, "anchor": ANCHOR,
+        "size": args.size, "families": fam, "cost_source": "da4ml cost model of the traced, pipelined RTL",
+        "command": "python -m codesign.bench.budget " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": f"{platform.machine()}, 2 cores (shared)", "bench_wall_s": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
+    (out / "budget.json").write_text(json.dumps(result, indent=1, default=str))
+    (out / "budget.md").write_text(_markdown(result))
+    print(json.dumps({k: result[k] for k in list(result)[:6]}))
+    return 0
+
+
+def _anchor_plot(rows: list[dict], out: Path) -> str:
+    """Our JEDI-linear-style points per N (final models and kept checkpoints) beside JEDI-linear's published ones."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    from ..report.label import label
+
+    hep.style.use("CMS")
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for n, c in zip([8, 16, 32, 64], ["#3f90da", "#ffa90e", "#bd1f01", "#94a4a2"]):
+        have = [r["metrics"] for r in rows if r["params"].get("model.n_particles") == n and "lut" in r["metrics"]]
+        ax.scatter([m["lut"] for m in have], [m["accuracy"] for m in have], c=c, s=30, label=f"ours, N = {n}")
+    an = ANCHOR
+    ax.scatter(an["lut"], an["accuracy"], marker="s", s=60, c="k", label="JEDI-linear (published, other data)")
+    for n, lut, acc in zip(an["particles"], an["lut"], an["accuracy"]):
+        ax.annotate(f"N = {n}", (lut, acc), fontsize=11, xytext=(5, -12), textcoords="offset points")
+    ax.axvline(AIMS["jedi_n32_lut"], ls="--", c="#3f90da", label="budget: JEDI-linear N = 32 (45.3k LUT)")
+    ax.set(xlabel="LUT (ours: da4ml cost model; theirs: post-route)", ylabel="accuracy (5 classes, test set)")
+    ax.legend(loc="lower right", fontsize=11)
+    label(ax, "13 TeV", fontsize=16)
+    name = "budget_jedi_vs_anchor.png"
+    fig.savefig(out / name, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return name
+
+
+def _tagger(fam: dict) -> tuple[dict | None, str | None]:
+    """The compact tagger's chosen point: the best b-vs-light AUC of the taggers' chosen points inside the
+    budget (LUT and DSP); if none is, the one that overshoots the budget least (largest LUT or DSP ratio)."""
+    picks = [(f, fam[f]["chosen"]) for f in TAGGERS if fam.get(f) and fam[f]["chosen"]]
+
+    def over(c):
+        return max(c.get("lut", 1e12) / AIMS["tagger_lut"], c.get("dsp", 1e12) / AIMS["tagger_dsp"])
+
+    inside = [(f, c) for f, c in picks if over(c) <= 1]
+    if inside:
+        f, c = max(inside, key=lambda fc: fc[1].get("auc_b_vs_light") or 0.0)
+        return c, f
+    f, c = min(picks, key=lambda fc: over(fc[1]), default=(None, None))
+    return c, f
+
+
+def _demo_tagger_auc() -> float | None:
+    """Today's demo core (fixed bits, H=2 D=16 K=4, N=16) b-vs-light AUC from reports/bench/flavour.json."""
+    f = Path("reports/bench/flavour.json")
+    if not f.exists():
+        return None
+    for r in json.loads(f.read_text()).get("l1", []):
+        if (r.get("form"), r.get("heads"), r.get("embed"), r.get("head_dim"), r.get("n")) == ("pairwise", 2, 16, 4, 16):
+            return r["auc"]["b_vs_light"]
+    return None
+
+
+def _verdict(value, aim, smaller: bool = True) -> str:
+    if value is None:
+        return "not run"
+    ok = value <= aim if smaller else value >= aim
+    gap = abs(value - aim)
+    return "met" if ok else f"missed by {gap:,.0f}" if gap >= 100 or gap == int(gap) else f"missed by {gap:.4f}"
+
+
+def _markdown(r: dict) -> str:
+    fam = r["families"]
+    lines = ["# L1 models against a trigger budget: resource-aware QAT (HGQ2 β schedule + Pareto checkpoints)", "",
+             f"Made by `{r['command']}` on {r['machine']}, {r['bench_wall_s']:.0f} s wall. Size: **{r['size']}**"
+             + (" (SMALL in codesign/bench/budget.py: far fewer events and epochs than the cards' budget presets; "
+                "the figures show the method and the cost side, not converged physics)" if r["size"] == "small" else "")
+             + ".", "",
+             f"Costs: {r['cost_source']}; a VU13P has {r['vu13p']['lut']:,} LUT and {r['vu13p']['dsp']:,} DSP. "
+             "Physics: the quantized model on its test set. Every point of a sweep is a training's final model or one "
+             "of its kept Pareto checkpoints (validation metric against EBOPs).", "",
+             "The chosen point of a front is the best physics figure within the budget, picked among the sweep's "
+             "points on their test-set figures (the Pareto checkpoints were kept on the validation set): with few "
+             "test events this choice is optimistic by about the figure's statistical error.", "",
+             "## Chosen points against the aims", "",
+             "| figure | value | aim | verdict |", "|---|---|---|---|"]  # fmt: skip
+    a = r["aims"]
+    demo = r["demo_tagger_auc_b_vs_light"]
+    rows = [("met_n128_lut", r["met_n128_lut"], f"≤ {a['met_n128_lut']:,}", _verdict(r["met_n128_lut"], a["met_n128_lut"])),
+            ("met_n128_ratio", r["met_n128_ratio"], f"≤ {a['met_n128_ratio']}", _verdict(r["met_n128_ratio"], a["met_n128_ratio"])),
+            ("tagger_lut", r["tagger_lut"], f"≤ {a['tagger_lut']:,}", _verdict(r["tagger_lut"], a["tagger_lut"])),
+            ("tagger_dsp", r["tagger_dsp"], f"≤ {a['tagger_dsp']:,}", _verdict(r["tagger_dsp"], a["tagger_dsp"])),
+            ("tagger_auc_b_vs_light", r["tagger_auc_b_vs_light"], f"≥ {demo:.4f} - 0.01 (demo core)" if demo else "—",
+             _verdict(r["tagger_auc_b_vs_light"], demo - 0.01, smaller=False) if demo else "no demo figure"),
+            ("tagger_family", r["tagger_family"], "—", "the tagger sweep the chosen point is from"),
+            ("jedi_n32_accuracy", r["jedi_n32_accuracy"], f"{ANCHOR['accuracy'][2]} (JEDI-linear, other data)",
+             _verdict(r["jedi_n32_accuracy"], ANCHOR["accuracy"][2], smaller=False)),
+            ("jedi_n32_lut", r["jedi_n32_lut"], f"≤ {a['jedi_n32_lut']:,} (JEDI-linear)", _verdict(r["jedi_n32_lut"], a["jedi_n32_lut"]))]  # fmt: skip
+    for name, v, aim, verdict in rows:
+        shown = "—" if v is None else (v if isinstance(v, str) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4f}")
+        lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
+    for family, f in fam.items():
+        lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",
+                  f"{f['points_done']} points done, {f['points_failed']} failed; {f['points_s']:.0f} s in the points' "
+                  f"firmware-stage processes (trainings ran before them; a rerun reuses finished points: "
+                  f"{f['wall_s']:.0f} s in this run); "
+                  f"{f.get('n_test')} test events (jets) behind each physics figure. "
+                  f"Fixed: `{json.dumps(f['fixed'])}`; axes: `{json.dumps(f['axes'])}`.", "",
+                  f"Pareto front ({f['physics']} against LUT):", "",
+                  f"| id | params | {f['physics']} | LUT | DSP | latency [cycles] | EBOPs |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for p in f["front_lut"]:
+            lines.append(f"| {p['id']} | `{json.dumps(p['params'])}` | {p.get(f['physics'], 0):.4f} | {p.get('lut', 0):,.0f} "
+                         f"| {p.get('dsp', 0):,.0f} | {p.get('latency_cycles', '')} | {p.get('ebops', 0):,.0f} |")  # fmt: skip
+        if f.get("chosen_by_n"):
+            lines += ["", "Chosen per N: " + "; ".join(
+                f"N = {n}: " + (f"{c[f['physics']]:.4f} at {c.get('lut', 0):,.0f} LUT" if c else "none")
+                for n, c in f["chosen_by_n"].items())]  # fmt: skip
+        if f.get("bundle"):
+            lines += ["", f"Chosen point packaged: `{f['bundle']}`."]
+        lines += [""] + [f"![{p}]({p})" for p in f["plots"]]
+    an = r["anchor"]
+    lines += ["", "## JEDI-linear's published points (the anchor)", "",
+              "The data differ: theirs is the hls4ml LHC jet data set (150 particles, 3 features), ours local Pythia "
+              "jets (`codesign data jets`); their LUTs are post-route Vivado figures, ours da4ml's cost model.", "",
+              "| particles | accuracy | LUT |", "|---|---|---|"]  # fmt: skip
+    lines += [f"| {n} | {acc} | {lut:,} |" for n, acc, lut in zip(an["particles"], an["accuracy"], an["lut"])]
+    lines += ["", f"Latency: {an['latency_cycles']}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
