@@ -197,13 +197,18 @@ def _compare(rows: list[dict], spec, n: int) -> dict:
                     "(a different implementation, sparsity-blind, one uniform precision), so its ratio compares designs as well as estimators"}  # fmt: skip
 
 
+def _training(seconds) -> str:
+    """The shared training's time, or that it was reused from an earlier run (--reuse-training)."""
+    return "reused from an earlier run" if seconds is None else f"{seconds} s, excluded"
+
+
 def _markdown(r: dict) -> str:
     e, p, c = r["end_to_end"], r["post_training"], r["estimators"]
     lines = [
         "# Sweep benchmark", "", f"`{r['command']}` on {r['machine']}, {r['workers']} workers (a shared, noisy machine).", "",
         "| sweep | points done | failed | wall [s] | points / hour |", "|---|---|---|---|---|",
         f"| end to end (`{e['spec']}`: each point trains) | {e['points_done']} | {e['failed']} | {e['wall_s']} | **{e['points_per_hour']}** |",
-        f"| post-training, every point verified (`{p['spec']}`: one shared training, {p['training_s_excluded']} s, excluded) | {p['points_done']} | {p['failed']} | {p['wall_s']} | **{p['points_per_hour']}** |",
+        f"| post-training, every point verified (`{p['spec']}`: one shared training, {_training(p['training_s_excluded'])}) | {p['points_done']} | {p['failed']} | {p['wall_s']} | **{p['points_per_hour']}** |",
         "", f"Fully verified points (HLS C-sim and Verilator on every vector, Icarus on its sample, 0 mismatches): "
         f"{p.get('verified_points')} of {p['points_done']}, **{p.get('verified_points_per_hour')} per hour**; median point wall "
         f"{p.get('median_point_s')} s (each point in its own process, {r['workers']} at a time).", "",
