@@ -45,7 +45,7 @@ def test_committed_bench_points_keep_their_keys():
     """The float and L1 points of reports/bench/flavour.json, rebuilt from their cards, have the keys recorded there."""
     import json
 
-    from codesign.bench.flavour import _point
+    from codesign.bench.flavour import L1_FIRMWARE, _point
 
     r = json.loads((REPO / "reports" / "bench" / "flavour.json").read_text())
     data, floats = {"n_events": r["data"]["n_events_per_sample"]}, {"epochs": r["float_epochs"]}
@@ -55,7 +55,7 @@ def test_committed_bench_points_keep_their_keys():
         model = {"n_candidates": p["n"], "heads": p["heads"], "embed": p["embed"], "head_dim": p["head_dim"]}
         if p["form"] != "pairwise":
             continue
-        ov = {"data": data, "model": model, "training": {"epochs": r["l1_epochs"]}}
+        ov = {"data": data, "model": model, "training": {"epochs": r["l1_epochs"]}, "firmware": L1_FIRMWARE}
         assert _point(str(REPO / "models" / "flavour_l1.toml"), ov).key == p["key"]
 
 

@@ -36,6 +36,11 @@ ANCHOR = {"model": "JEDI-linear (published)", "particles": 32, "accuracy": 0.780
           "latency_ns": 63, "data": "hls4ml 150-particle 5-class jet data set"}  # fmt: skip
 
 
+# The scan's cost figures are da4ml's: Yosys on each ~100k-700k-LUT attention core of the scan would take
+# longer than its training (the cards' demo presets do run it; reports/bench/estimate.md has those figures).
+L1_FIRMWARE = {"open_synthesis": False}
+
+
 def _point(card_path: str, overrides: dict):
     from ..card import load_card
     from ..flow import Point
@@ -173,7 +178,7 @@ def main(argv=None) -> int:
             model = {"n_candidates": n, "heads": h, "embed": d, "head_dim": k}
             if latent:
                 model |= {"latents": mc[0], "pair_embed": mc[1]}
-            ov = {"data": data, "model": model, "training": {"epochs": args.l1_epochs}}
+            ov = {"data": data, "model": model, "training": {"epochs": args.l1_epochs}, "firmware": L1_FIRMWARE}
             form = f"latent M={mc[0]} C={mc[1]}" if latent else "pairwise"
             l1.append({"form": form, "heads": h, "embed": d, "head_dim": k, "n": n,
                        **_in_subprocess("l1", LATENT_CARD if latent else L1_CARD, ov, args.point_timeout)})  # fmt: skip
