@@ -28,9 +28,12 @@ MAX_EVENTS = 200  # the trace runs on the first failing events only
 class DivergenceError(CodesignError):
     """A bit-exact check failed; `diagnosis` names the first diverging layer, if one was found."""
 
-    def __init__(self, message: str, diagnosis: dict | None):
+    def __init__(self, message: str, diagnosis: dict | None = None):
         super().__init__(message)
         self.diagnosis = diagnosis
+
+    def __reduce__(self):  # crosses process boundaries (flow.ALONGSIDE, sweep workers): keep the diagnosis
+        return type(self), (str(self), self.diagnosis)
 
 
 def require_exact_or_explain(expected, got, what: str, explain) -> int:

@@ -238,3 +238,15 @@ def test_da4ml_diagnosis_names_the_layer():
     kernel.assign(w)
     d = diagnose_da4ml(reference, on_grid(100), inputs, SOLVER_OPTIONS, traced=core_model)
     assert d["layer"] == "out" and d["element"] == 1 and d["model_value"] != d["hls_value"]
+
+
+def test_divergence_error_crosses_processes_with_its_diagnosis():
+    """A stage run in a process of its own (flow.ALONGSIDE, sweep workers) raises DivergenceError across the
+    boundary: it must unpickle with its message and diagnosis (else the pool breaks and the diagnosis is lost)."""
+    import pickle
+
+    from codesign.diagnose import DivergenceError
+
+    e = pickle.loads(pickle.dumps(DivergenceError("C-sim: first diverging layer 'out'", {"layer": "out"})))
+    assert isinstance(e, DivergenceError) and str(e) == "C-sim: first diverging layer 'out'"
+    assert e.diagnosis == {"layer": "out"}
