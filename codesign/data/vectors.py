@@ -114,6 +114,13 @@ def _root(path: Path, inner: str, spec: str) -> np.ndarray:
         return np.stack(cols, axis=1)
 
 
+def user_vectors(spec: str, shape: tuple[int, ...], kif) -> np.ndarray:
+    """The user's vectors `spec`, of the model's input `shape`, every value on the input port's grid `kif`."""
+    x = check_shape(read_vectors(spec), shape, spec)
+    check_on_grid(x, kif, spec)
+    return x.astype(np.float32)
+
+
 def check_shape(x: np.ndarray, shape: tuple[int, ...], spec: str) -> np.ndarray:
     """x reshaped to (events, *shape), or an error naming both shapes."""
     n = int(np.prod(shape))

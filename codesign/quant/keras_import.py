@@ -15,15 +15,14 @@ through with allow_unsafe).
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..data.vectors import check_on_grid, check_shape, read_vectors
+from ..data.vectors import user_vectors
 from ..keras_guard import check_keras, load_keras
-from ..qonnx_guard import sha256
+from .user_file import write_metrics
 
 SEED = 1
 
@@ -38,22 +37,14 @@ def train(card, data, out: Path, progress: bool = True) -> dict:
     kif = input_kif(model)
     shape = tuple(model.inputs[0].shape[1:])
     if card.model.vectors:
-        x = check_shape(read_vectors(card.model.vectors), shape, card.model.vectors)
-        check_on_grid(x, kif, card.model.vectors)
-        x = x.astype(np.float32)
+        x = user_vectors(card.model.vectors, shape, kif)
     else:
         x = grid_vectors(kif, shape, card.firmware.cosim_vectors)
     y = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float32)
     shutil.copy(path, out / "model.keras")
     np.savez(out / "reference.npz", x=x, y=y)
-    metrics = {
-        "frontend": "keras file", "file": str(path.resolve()), "sha256": sha256(path), "n_test": len(x),
-        "vectors": card.model.vectors or "seeded, on the input quantizer's grid",
-        "reference": "the user's Keras model on the test vectors (no labels, no physics metrics)",
-        "unsafe_problems": problems,
-    }  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return write_metrics(out, "keras file", path, len(x), card.model.vectors, problems,
+                         "the user's Keras model on the test vectors (no labels, no physics metrics)")  # fmt: skip
 
 
 def grid_vectors(kif, shape: tuple[int, ...], n: int) -> np.ndarray:

@@ -249,19 +249,18 @@ def train(card, data, out: Path, progress: bool = True) -> dict:
     """The kind qkeras_h5's train stage (kinds/qkeras_h5.py)."""
     from qonnx.util.cleanup import cleanup_model
 
-    from ..data.vectors import check_on_grid, check_shape, read_vectors
-    from ..qonnx_guard import check_qonnx, sha256
+    from ..data.vectors import user_vectors
+    from ..qonnx_guard import check_qonnx
     from .keras_import import grid_vectors
     from .qonnx_import import execute
+    from .user_file import write_metrics
 
     path = Path(card.model.file)
     layers = read_layers(path)
     fmt = input_format(layers)
     shape = tuple(layers[0]["shape"])
     if card.model.vectors:
-        x = check_shape(read_vectors(card.model.vectors), shape, card.model.vectors)
-        check_on_grid(x, fmt, card.model.vectors)
-        x = x.astype(np.float32)
+        x = user_vectors(card.model.vectors, shape, fmt)
     else:
         x = grid_vectors(fmt, shape, card.firmware.cosim_vectors)
     got = run_qkeras(path, x)
@@ -272,14 +271,8 @@ def train(card, data, out: Path, progress: bool = True) -> dict:
     mw.save(str(out / "model.onnx"))
     np.savez(out / "reference.npz", x=x, y=y, input_format=np.array(fmt))
     assert np.array_equal(execute(mw, x), y)  # the saved graph is the one checked above
-    metrics = {
-        "frontend": "qkeras 0.9 file", "file": str(path.resolve()), "sha256": sha256(path), "n_test": len(x),
-        "vectors": card.model.vectors or "seeded, on the input quantizer's grid",
-        "reference": "QKeras 0.9 (tf-keras, .venv-qkeras) on the test vectors; its QONNX form equals it on every one",
-        "unsafe_problems": problems,
-    }  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return write_metrics(out, "qkeras 0.9 file", path, len(x), card.model.vectors, problems,
+                         "QKeras 0.9 (tf-keras, .venv-qkeras) on the test vectors; its QONNX form equals it on every one")  # fmt: skip
 
 
 def _require_same(layers, got: dict, mw, x: np.ndarray, path: Path) -> None:

@@ -18,12 +18,12 @@ through with allow_unsafe).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..qonnx_guard import check_file, input_quantizer, load, sha256
+from ..qonnx_guard import check_file, input_quantizer, load
+from .user_file import write_metrics
 
 SEED = 1
 
@@ -42,24 +42,16 @@ def import_qonnx(path: Path, out: Path, n_vectors: int, allow_unsafe: bool = Fal
     _, spec = input_quantizer(mw, str(path))
     shape = tuple(mw.get_tensor_shape(mw.graph.input[0].name)[1:])
     if vectors:
-        from ..data.vectors import check_on_grid, check_shape, read_vectors
+        from ..data.vectors import user_vectors
 
-        x = check_shape(read_vectors(vectors), shape, vectors)
-        check_on_grid(x, spec.kif, vectors)
-        x = x.astype(np.float32)
+        x = user_vectors(vectors, shape, spec.kif)
     else:
         x = test_vectors(spec, shape, n_vectors)
     y = execute(mw, x)
     mw.save(str(out / "model.onnx"))
     np.savez(out / "reference.npz", x=x, y=y, input_format=np.array(spec.kif))
-    metrics = {
-        "frontend": "qonnx file", "file": str(path.resolve()), "sha256": sha256(path), "n_test": len(x),
-        "vectors": vectors or "seeded, on the input quantizer's grid",
-        "reference": "qonnx.core.onnx_exec on test vectors on the input quantizer's grid (no labels, no physics metrics)",
-        "unsafe_problems": problems,
-    }  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+    return write_metrics(out, "qonnx file", path, len(x), vectors, problems,
+                         "qonnx.core.onnx_exec on test vectors on the input quantizer's grid (no labels, no physics metrics)")  # fmt: skip
 
 
 def test_vectors(spec, shape, n: int) -> np.ndarray:
