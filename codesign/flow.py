@@ -360,10 +360,12 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
     return record
 
 
-# Stages `run` starts in a process of their own as soon as what they read exists, and collects when
-# a later stage needs them (or at the end): the HLS C-simulation (hls4ml's g++ compile, which also
-# changes the process's working directory) runs alongside the RTL stages, which share nothing with it.
-ALONGSIDE = ("hls",)
+# Stages `run` hands, in this order, to one second process as soon as what they read exists (and this
+# one has other stages to run meanwhile), and collects when a later stage needs them (or at the end):
+# the HLS C-simulation (hls4ml's g++ compile, which also changes the working directory) runs beside
+# the RTL stages, which share nothing with it, then the cost estimate (which reads the RTL, not the
+# co-simulation) beside the co-simulation, in the same process, which has imported Keras (~5 CPU-s).
+ALONGSIDE = ("hls", "estimate")
 
 # What each stage reads: `run` resolves these, so a sweep can ask for cost without co-simulation.
 NEEDS = {
@@ -414,23 +416,40 @@ def run(
     alongside: dict = {}  # stage -> future of its run in a process of its own
     with contextlib.ExitStack() as stack:
         pool = None
-        for stage in order:
-            for t in ALONGSIDE:  # start it as soon as what it reads exists
-                if t in order and t not in records and t not in alongside and all(d in records for d in needs[t]) \
-                        and (t in force or not (point.stage_dir(t) / "stage.json").exists()):  # fmt: skip
+
+        def hand_over() -> None:
+            nonlocal pool
+            for t in to_hand_over(order, needs, records, alongside):
+                if t in force or not (point.stage_dir(t) / "stage.json").exists():
                     pool = pool or stack.enter_context(
                         ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
                     )
                     alongside[t] = pool.submit(run_stage, point, t, t in force)
+
+        for stage in order:
+            hand_over()
             if stage in alongside:
                 continue
             for d in needs[stage]:
                 if d in alongside:
                     records[d] = alongside.pop(d).result()
+                    hand_over()  # what waited for it goes before this stage starts
             records[stage] = run_stage(point, stage, force=stage in force)
         for t, f in alongside.items():
             records[t] = f.result()
     return {s: records[s] for s in order}
+
+
+def to_hand_over(order: list[str], needs: dict, done, handed) -> list[str]:
+    """The ALONGSIDE stages of `order` whose inputs are `done` and that are not yet done or handed over,
+    where a stage not needing them is left to run here meanwhile (else they run here: `codesign
+    estimate` imports Keras once, not twice)."""
+    out = []
+    for t in ALONGSIDE:
+        meanwhile = [s for s in order if s != t and s not in done and s not in handed and t not in needs[s]]
+        if t in order and t not in done and t not in handed and meanwhile and all(d in done for d in needs[t]):
+            out.append(t)
+    return out
 
 
 def _needs(kind: kinds.ModelKind | None) -> dict[str, tuple[str, ...]]:

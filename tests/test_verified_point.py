@@ -37,7 +37,18 @@ def test_run_until_means_every_stage_up_to_it():
     assert flow.through(point, "estimate") == ("data", "train", "hls", "rtl", "cosim", "estimate")
     assert flow.plan(("estimate",), point.kind) == ["data", "train", "rtl", "estimate"]  # `codesign estimate`
     assert flow.through(point, "fit") == ()  # not a stage of this kind: run() names the problem
-    assert "hls" in flow.ALONGSIDE
+
+
+def test_hls_then_estimate_go_to_the_second_process_only_when_this_one_has_work_meanwhile():
+    point = flow.Point.from_file(REPO / "models" / "jet_tagger_mlp.toml", "tiny")
+    kind, verified = point.kind, list(flow.through(point, "estimate"))  # `codesign run --until estimate`
+    needs = flow._needs(kind)
+    done = {"data": {}, "train": {}}
+    assert flow.to_hand_over(verified, needs, done, {}) == ["hls"]  # beside rtl -> cosim
+    assert flow.to_hand_over(verified, needs, {**done, "rtl": {}}, {"hls": None}) == ["estimate"]  # beside cosim
+    assert flow.to_hand_over(verified, needs, {**done, "rtl": {}, "cosim": {}}, {"hls": None}) == []  # nothing beside
+    alone = flow.plan(("estimate",), kind)  # `codesign estimate`: runs here, one Keras import
+    assert flow.to_hand_over(alone, needs, {**done, "rtl": {}}, {}) == []
 
 
 def test_sweep_metrics_carry_vectors_and_mismatches_per_checker():
