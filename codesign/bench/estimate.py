@@ -151,15 +151,16 @@ def main(argv=None) -> int:
     ap.add_argument("--cards", nargs="*", help="cards for the Yosys table (default: every zoo card with firmware)")
     ap.add_argument("--no-flat", action="store_true", help="per-stage synthesis only")
     ap.add_argument("--skip-verified", action="store_true", help="keep the verified point of the existing JSON")
+    ap.add_argument("--verified-only", action="store_true", help="only the verified point: keep the Yosys table")
     ap.add_argument("--out", default=str(REPO / "reports" / "bench"))
     args = ap.parse_args(argv)
     out = Path(args.out)
     old = json.loads((out / "estimate.json").read_text()) if (out / "estimate.json").exists() else {}
 
     verified = old.get("verified_point") if args.skip_verified else verified_point(args.preset, args.runs)
-    cards = [Path(c).resolve() for c in args.cards] if args.cards else zoo_cards()
+    cards = [] if args.verified_only else [Path(c).resolve() for c in args.cards] if args.cards else zoo_cards()
     rows = {load_card(c).name: card_row(c, args.preset, args.timeout, not args.no_flat) for c in cards}
-    if args.cards:  # a partial rerun keeps the other cards' rows
+    if args.cards or args.verified_only:  # a partial rerun keeps the other cards' rows
         rows = {**old.get("cards", {}), **rows}
     sweep = REPO / "reports" / "bench" / "sweep.json"
     per_hour = (
