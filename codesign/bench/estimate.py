@@ -53,19 +53,25 @@ def verified_point(preset: str, runs: int) -> dict:
     cmd = [sys.executable, "-m", "codesign.cli", "run", str(card), "--preset", preset, "--until", "estimate"]
     env = {**os.environ, "CODESIGN_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run([*cmd[:-1], "train"], env=env, check=True, capture_output=True)  # training: cached, not timed
-    walls, stages = [], []
+    walls, stages, reference = [], [], []
     for i in range(runs):
         shutil.rmtree(point.point_dir, ignore_errors=True)
         shutil.rmtree(paths.build_dir() / "simbuild", ignore_errors=True)
-        env["CCACHE_DIR"] = _runtime_only_ccache(home / "build" / "bench" / f"ccache-{i}")
+        env["CCACHE_DIR"] = runtime_only_ccache(home / "build" / "bench" / f"ccache-{i}")
         t0 = time.perf_counter()
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         walls.append(round(time.perf_counter() - t0, 1))
+        t0 = time.perf_counter()  # the machine's speed at the time: a fixed CPU-bound task, beside each run
+        subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, check=True, capture_output=True)
+        reference.append(round(time.perf_counter() - t0, 2))
         stages.append({s: point.record(s)["seconds"] for s in ("hls", "rtl", "cosim", "estimate")})
     cosim = point.record("cosim")
     return {
         "command": " ".join(["codesign", *cmd[3:]]).replace(str(card), "models/jet_tagger_mlp.toml (open_synthesis = false)"),
         "median_s": statistics.median(walls), "runs_s": walls, "stage_seconds_per_run": stages,
+        "reference_task_s": reference, "reference_task": "`python -c 'import tensorflow'` after each run: this shared "
+        "machine's speed drifts by up to 1.5x within an hour; walls over the reference compare across sessions",
+        "wall_over_reference": round(statistics.median(w / r for w, r in zip(walls, reference)), 2),
         "checks": {"csim_vectors": point.record("hls")["vectors"], **{f"{s}_vectors": cosim[s]["vectors"] for s in flow.SIMULATORS},
                    **{f"{s}_build_s": cosim[s]["build_s"] for s in flow.SIMULATORS}},
         "note": "hls, then estimate, run alongside rtl -> cosim (flow.ALONGSIDE); cosim runs Icarus and Verilator "
@@ -75,7 +81,7 @@ def verified_point(preset: str, runs: int) -> dict:
     }  # fmt: skip
 
 
-def _runtime_only_ccache(folder: Path) -> str:
+def runtime_only_ccache(folder: Path) -> str:
     """A fresh ccache folder that holds Verilator's runtime objects and nothing of the measured core:
     a two-register core is built through it (sim/run_sim.py), which compiles the same runtime."""
     sys.path.insert(0, str(REPO / "sim"))
@@ -87,12 +93,13 @@ def _runtime_only_ccache(folder: Path) -> str:
     (folder / "core" / "rtl" / "warm.v").write_text(
         "module warm(input clk, input [3:0] a, output reg [3:0] y); always @(posedge clk) y <= a; endmodule\n"
     )
+    before = os.environ.get("CCACHE_DIR")
     os.environ["CCACHE_DIR"] = str(folder / "cache")
     try:
         run_sim._build(get_runner("verilator"), "verilator", folder / "core", {"top": "warm", "rtl_files": ["warm.v"]},
                        folder / "build")  # fmt: skip
     finally:
-        os.environ.pop("CCACHE_DIR")
+        os.environ.pop("CCACHE_DIR") if before is None else os.environ.__setitem__("CCACHE_DIR", before)
     return str(folder / "cache")
 
 
