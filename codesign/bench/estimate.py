@@ -206,6 +206,8 @@ def _markdown(r: dict) -> str:
         "## A verified jet-MLP point, after training", "",
         f"`{v.get('command', '')}`: median **{r['verified_point_seconds']} s** wall (runs: {v.get('runs_s')}), "
         f"checks {v.get('checks')}. Stage seconds per run: {v.get('stage_seconds_per_run')}.", "",
+        f"The machine's speed beside each run: {v.get('reference_task_s')} s for a fixed task "
+        f"(`import tensorflow`); median wall / reference = {v.get('wall_over_reference')}.", "",
         f"Verified points per hour, default verifying sweep: **{r['verified_points_per_hour']}** "
         f"({r['verified_points_per_hour_source']}).", "",
         "## Every zoo core: da4ml, Yosys (flat and per pipeline stage), rule4ml", "",

@@ -110,7 +110,8 @@ def main(argv=None) -> int:
         "vivado_reports": "none here: no Vivado, and no public post-route report of these designs was readable offline; "
                           "`codesign estimate --vendor-reports DIR` adds real figures when a firmware engineer sends them",
         "command": f"python -m codesign.bench.sweep --workers {args.workers} --synth {args.synth}"
-                   + (" --post-training-only" if args.post_training_only else ""),
+                   + (" --post-training-only" if args.post_training_only else "")
+                   + (" --reuse-training" if args.reuse_training else ""),
     }  # fmt: skip
     (out / "sweep.json").write_text(json.dumps(result, indent=1))
     (out / "sweep.md").write_text(_markdown(result))
