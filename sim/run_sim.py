@@ -51,7 +51,19 @@ def _build_speed() -> str:
     OBJCACHE): Verilator's own runtime (verilated*.cpp, ~13 CPU-s at -O0) is the same for every core,
     so from the second core on it comes from the cache; a design's own C++ rarely repeats.
     """
-    return f"-j{os.cpu_count() or 1}" + (" OBJCACHE=ccache" if shutil.which("ccache") else "")
+    return f"-j{os.cpu_count() or 1}" + (" OBJCACHE=ccache" if _ccache_usable() else "")
+
+
+def _ccache_usable() -> bool:
+    """ccache is installed and can write its cache (it stops the build, not just itself, when it cannot)."""
+    if not shutil.which("ccache"):
+        return False
+    cache = Path(os.environ.get("CCACHE_DIR") or Path.home() / ".cache" / "ccache")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(cache, os.W_OK)
 
 
 def _verilator_env() -> dict[str, str]:

@@ -83,3 +83,19 @@ def test_a_clock_period_cocotb_cannot_halve_simulates(tmp_path):
     emit_rtl(model, x, model.predict(x, verbose=0), tmp_path / "core", clock_ns=3.125, name="odd_clock")
     r = run_cosim(tmp_path / "core", "icarus", tmp_path / "build")
     assert r["passed"] and r["vectors"] == 40 and r["mismatches"] == 0
+
+
+def test_verilator_builds_use_ccache_only_where_it_can_write(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(REPO / "sim"))
+    import run_sim
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("CCACHE_DIR", str(blocked / "cache"))  # under a file: ccache could not write
+    assert "OBJCACHE" not in run_sim._build_speed()
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "cache"))
+    assert ("OBJCACHE=ccache" in run_sim._build_speed()) == bool(shutil.which("ccache"))
+    assert run_sim._build_speed().startswith("-j")  # not in build_key: they change speed, not the build
