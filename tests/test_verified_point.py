@@ -87,11 +87,10 @@ def test_a_clock_period_cocotb_cannot_halve_simulates(tmp_path):
 
 def test_verilator_builds_use_ccache_only_where_it_can_write(tmp_path, monkeypatch):
     import shutil
-    import sys
 
-    sys.path.insert(0, str(REPO / "sim"))
-    import run_sim
+    from codesign.rtl.cosim import _run_sim
 
+    run_sim = _run_sim()
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     monkeypatch.setenv("CCACHE_DIR", str(blocked / "cache"))  # under a file: ccache could not write

@@ -19,6 +19,7 @@ stage there (`codesign rtl CARD --preset demo`), else the card's row says so.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -57,7 +58,8 @@ def verified_point(preset: str, runs: int) -> dict:
     for i in range(runs):
         shutil.rmtree(point.point_dir, ignore_errors=True)
         shutil.rmtree(paths.build_dir() / "simbuild", ignore_errors=True)
-        env["CCACHE_DIR"] = runtime_only_ccache(home / "build" / "bench" / f"ccache-{i}")
+        with runtime_only_ccache(home / "build" / "bench" / f"ccache-{i}") as ccache:
+            env["CCACHE_DIR"] = ccache
         t0 = time.perf_counter()
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         walls.append(round(time.perf_counter() - t0, 1))
@@ -81,26 +83,25 @@ def verified_point(preset: str, runs: int) -> dict:
     }  # fmt: skip
 
 
-def runtime_only_ccache(folder: Path) -> str:
-    """A fresh ccache folder that holds Verilator's runtime objects and nothing of the measured core:
-    a two-register core is built through it (sim/run_sim.py), which compiles the same runtime."""
-    sys.path.insert(0, str(REPO / "sim"))
-    import run_sim
+@contextlib.contextmanager
+def runtime_only_ccache(folder: Path):
+    """A fresh ccache folder (yielded, and CCACHE_DIR for the block) that holds Verilator's runtime objects
+    and nothing of the measured core: a two-register core is built through it first (sim/run_sim.py),
+    which compiles the same runtime."""
     from cocotb_tools.runner import get_runner
 
+    from ..rtl.cosim import _run_sim
+
+    run_sim = _run_sim()
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "core" / "rtl").mkdir(parents=True)
     (folder / "core" / "rtl" / "warm.v").write_text(
         "module warm(input clk, input [3:0] a, output reg [3:0] y); always @(posedge clk) y <= a; endmodule\n"
     )
-    before = os.environ.get("CCACHE_DIR")
-    os.environ["CCACHE_DIR"] = str(folder / "cache")
-    try:
+    with run_sim._environ({"CCACHE_DIR": str(folder / "cache")}):
         run_sim._build(get_runner("verilator"), "verilator", folder / "core", {"top": "warm", "rtl_files": ["warm.v"]},
                        folder / "build")  # fmt: skip
-    finally:
-        os.environ.pop("CCACHE_DIR") if before is None else os.environ.__setitem__("CCACHE_DIR", before)
-    return str(folder / "cache")
+        yield str(folder / "cache")
 
 
 def card_row(card: Path, preset: str, timeout_s: float, flat: bool) -> dict:

@@ -8,9 +8,7 @@ times from an empty build folder (median of --runs), and LUT estimates from both
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import platform
 import statistics
 import tempfile
@@ -22,16 +20,6 @@ from ..rtl.cosim import run_cosim
 from .estimate import runtime_only_ccache
 
 CARD = "models/jet_tagger_mlp.toml"
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str):
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        os.environ.pop(name) if old is None else os.environ.__setitem__(name, old)
 
 
 def main(argv=None) -> int:
@@ -51,8 +39,8 @@ def main(argv=None) -> int:
     for sim in flow.SIMULATORS:
         builds, speeds = [], []
         for i in range(args.runs):  # an empty build folder; ccache holds Verilator's runtime, not this core
-            ccache = runtime_only_ccache(paths.build_dir() / "bench" / f"ccache-slice-{i}")
-            with tempfile.TemporaryDirectory(dir=paths.build_dir()) as fresh, _env("CCACHE_DIR", ccache):
+            with tempfile.TemporaryDirectory(dir=paths.build_dir()) as fresh, \
+                    runtime_only_ccache(paths.build_dir() / "bench" / f"ccache-slice-{i}"):  # fmt: skip
                 builds.append(run_cosim(core_dir, sim, Path(fresh), max_vectors=10)["build_s"])
         warm = paths.build_dir() / "simbuild"
         cap = flow.sim_max_vectors(point, sim)
