@@ -43,7 +43,7 @@ demo: setup
 	$(BIN)/codesign run models/jet_tagger_mlp.toml --preset demo
 
 test: setup
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=25
 
 # The quick loop: no Pythia, no simulator builds, no Yosys, no full flows (make test runs them all).
 test-fast: setup

@@ -175,3 +175,19 @@ def test_sweep_spec_budget_names_a_known_figure(tmp_path):
     bad.write_text(spec.read_text().replace("../jet_tagger_jedi.toml", str(CARD)).replace("lut = 45300", "luts = 1"))
     with pytest.raises(CodesignError, match=r"s.toml: field 'choose.within.luts': no such figure"):
         load_sweep(bad)
+
+
+def test_bench_keeps_the_families_an_earlier_run_of_the_same_size_made(tmp_path):
+    """`--families latent` redoes that sweep only: the other families come from the earlier budget.json (with the
+    command that made them), never from one of another size; JSON's string keys of chosen_by_n still read."""
+    from codesign.bench.budget import _earlier, _get
+
+    old = {"size": "small", "command": "python -m codesign.bench.budget --families met latent",
+           "families": {"met": {"chosen_by_n": {"128": {"lut": 1}}}, "latent": {"chosen": {}}, "bogus": {}}}  # fmt: skip
+    path = tmp_path / "budget.json"
+    path.write_text(json.dumps(old))
+    kept = _earlier(path, "small", ["latent"])
+    assert list(kept) == ["met"] and kept["met"]["command"] == old["command"]
+    assert _get(kept, "met", "chosen_by_n", 128) == {"lut": 1} and _get(kept, "jedi", "chosen_by_n", 32) is None
+    assert _earlier(path, "full", ["latent"]) == {}
+    assert _earlier(tmp_path / "none.json", "small", []) == {}
