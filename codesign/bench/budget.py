@@ -45,7 +45,7 @@ SMALL = {
     # queries M set the DSPs: the attention-weighted sum is M N H K non-constant products.
     "latent": {"fixed": {"data.n_events": 5000, "training.epochs": 15, "training.beta.start_epoch": 1,
                          "training.beta.end_epoch": 15, "training.pareto.from_epoch": 1},
-               "axes": {"model.latents": [2, 3], "training.beta.end": [3e-5, 1e-4]}},
+               "axes": {"model.latents": [2, 3], "training.beta.end": [1e-5, 3e-5, 1e-4]}},
     "jedi": {"fixed": {"data.n_per_class": 700, "training.epochs": 30, "training.batch_size": 64,
                        "training.learning_rate": 1e-2, "training.beta.start": 1e-6, "training.beta.end": 1e-4,
                        "training.beta.start_epoch": 3, "training.beta.end_epoch": 30, "training.pareto.from_epoch": 3},
