@@ -152,7 +152,11 @@ class FirmwareSpec(Strict):
     cosim_vectors: int = Field(5000, ge=1, description="test vectors checked bit-exactly (capped by the test set)")
     # Icarus evaluates the whole netlist every clock: ~20 vectors/s for the 16->5 MLP, well under one
     # per second for cores of 300k LUT; Verilator (~17k vectors/s on the MLP) always checks all of them.
-    icarus_vectors: int = Field(1000, ge=1, description="the first cosim_vectors that Icarus checks too")
+    icarus_vectors: int = Field(
+        1000,
+        ge=1,
+        description="the first cosim_vectors that Icarus checks too (plus the events that exercise every port bit both ways)",
+    )
     # hls4ml types set by hand, per layer: {"dense_0.accum" = "fixed<18,8>", "dense_0.result" = ...} (hls4ml's
     # layer names). Set after conversion (codesign/diagnose.py: apply_precision); the bit-exact checks still apply.
     hls_precision: dict[str, str] = keyless_default({}, description="hls4ml precision overrides per layer")

@@ -282,18 +282,18 @@ def stage_rtl(point: Point, out: Path) -> dict:
     return {"core": core, "path": f"{how['model']} -> {how['rtl']}"}
 
 
-def sim_max_vectors(point: Point, simulator: str) -> int | None:
-    """How many of the core's vectors `simulator` checks (None: all).
+def sim_events(point: Point, simulator: str) -> list[int] | None:
+    """Which of the core's vectors `simulator` checks (None: all).
 
-    Verilator checks all of them. Icarus, the slow second opinion, checks the first
-    max(card's icarus_vectors, toggle cover): at least the prefix in which every port bit that
-    ever changes has taken both values (rtl/cosim.py: toggle_cover), whatever the card says.
+    Verilator checks all of them. Icarus, the slow second opinion, checks the card's first
+    icarus_vectors events plus the fewest further events with which every port bit that ever changes
+    has taken both values (rtl/cosim.py: toggle_cover), whatever the card says.
     """
     if simulator != "icarus":
         return None
     from .rtl.cosim import toggle_cover
 
-    return max(point.card.firmware.icarus_vectors, toggle_cover(point.stage_dir("rtl")))
+    return toggle_cover(point.stage_dir("rtl"), point.card.firmware.icarus_vectors)
 
 
 def stage_cosim(point: Point, out: Path) -> dict:
@@ -303,7 +303,7 @@ def stage_cosim(point: Point, out: Path) -> dict:
     # Both simulators side by side (Icarus dominates the stage), each in its own process because
     # the runner sets process-wide environment variables (Verilator's PATH, MAKEFLAGS).
     with ProcessPoolExecutor(len(SIMULATORS), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {s: pool.submit(run_cosim, core_dir, s, paths.build_dir() / "simbuild", sim_max_vectors(point, s))
+        futures = {s: pool.submit(run_cosim, core_dir, s, paths.build_dir() / "simbuild", events=sim_events(point, s))
                    for s in SIMULATORS}  # fmt: skip
         return {s: f.result() for s, f in futures.items()}
 

@@ -165,9 +165,12 @@ def _compile(runner, simulator: str, core_dir: Path, core: dict, build: Path, do
     return build_s
 
 
-def run(core_dir: Path, simulator: str, build_dir: Path, max_vectors: int | None = None) -> dict:
-    """Build (or reuse) and run tb_core; return {simulator, vectors, mismatches, build_s, run_s,
-    vectors_per_s, passed, message}. `message` names the first mismatch when not passed."""
+def run(
+    core_dir: Path, simulator: str, build_dir: Path, max_vectors: int | None = None, events: list[int] | None = None
+) -> dict:
+    """Build (or reuse) and run tb_core on the first `max_vectors` events (None: all) or on the listed
+    `events` only; return {simulator, vectors, mismatches, build_s, run_s, vectors_per_s, passed, message}.
+    `message` names the first mismatch (by its event index in the vector files) when not passed."""
     from cocotb_tools.runner import get_runner
 
     core_dir, build_dir = Path(core_dir).resolve(), Path(build_dir).resolve()
@@ -183,7 +186,15 @@ def run(core_dir: Path, simulator: str, build_dir: Path, max_vectors: int | None
         shutil.copy(core_dir / "rtl" / m, run_dir / m)
     result = run_dir / "result.json"
     env = {"CODESIGN_CORE_DIR": str(core_dir), "CODESIGN_SIM_RESULT": str(result),
-           "CODESIGN_MAX_VECTORS": str(max_vectors or "")}  # fmt: skip
+           "CODESIGN_MAX_VECTORS": str(max_vectors or ""), "CODESIGN_EVENTS": ""}  # fmt: skip
+    if events is not None:
+        with open(core_dir / core["vectors"]["inputs"]) as f:
+            n = sum(1 for line in f if line.strip())
+        bad = [e for e in events if not 0 <= int(e) < n]
+        if bad:
+            raise RuntimeError(f"event {bad[0]}: not one of the {n} test vectors of {core_dir}")
+        (run_dir / "events.txt").write_text("".join(f"{int(e)}\n" for e in events))
+        env["CODESIGN_EVENTS"] = str(run_dir / "events.txt")
     # cocotb's runner exits the process on a failed test when it sees pytest; we report instead.
     with _environ({"PYTEST_CURRENT_TEST": None}):
         try:
@@ -208,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("core_dir", nargs="?", default=".", help="folder with core.json, rtl/, vectors/")
     p.add_argument("--sim", choices=["icarus", "verilator"], default="icarus")
     p.add_argument("--build-dir", default="sim_build")
-    p.add_argument("--max-vectors", type=int, default=None)
+    p.add_argument("--max-vectors", type=int, default=None, help="the first N events only")
+    p.add_argument("--events", default=None, help="a file of event indices (one per line): those events only")
     a = p.parse_args(argv)
-    r = run(Path(a.core_dir), a.sim, Path(a.build_dir), a.max_vectors)
+    events = [int(v) for v in Path(a.events).read_text().split()] if a.events else None
+    r = run(Path(a.core_dir), a.sim, Path(a.build_dir), a.max_vectors, events)
     print(json.dumps(r, indent=1))
     print(f"{a.sim}: {'PASS' if r['passed'] else 'FAIL'} {r['vectors']} vectors, {r['mismatches']} mismatches")
     return 0 if r["passed"] else 1

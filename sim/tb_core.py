@@ -3,7 +3,8 @@
 Reads core.json and the vector files from the folder in $CODESIGN_CORE_DIR, drives one event per
 clock back to back into the pipelined core, checks that out_valid rises exactly latency_cycles
 clocks after each event and that every output element equals the expected raw integer.
-Optional: $CODESIGN_MAX_VECTORS (first N events only), $CODESIGN_SIM_RESULT (JSON summary path).
+Optional: $CODESIGN_MAX_VECTORS (first N events only), $CODESIGN_EVENTS (a file of event indices,
+one per line: those events only, back to back), $CODESIGN_SIM_RESULT (JSON summary path).
 
 Ships inside an IP bundle, so it imports nothing from codesign. Inputs are driven and outputs
 sampled on the falling edge: both are then stable, whatever the simulator's scheduling.
@@ -69,6 +70,11 @@ async def core_matches_reference(dut):
     x = read_vectors(core_dir / core["vectors"]["inputs"], limit)
     y = read_vectors(core_dir / core["vectors"]["expected"], limit)
     assert len(x) == len(y), f"{len(x)} input vectors but {len(y)} expected vectors"
+    index = list(range(len(x)))  # each driven event's index in the vector files
+    if os.environ.get("CODESIGN_EVENTS"):
+        index = [int(v) for v in Path(os.environ["CODESIGN_EVENTS"]).read_text().split()]
+        assert all(0 <= i < len(x) for i in index), f"an event index outside the {len(x)} vectors"
+        x, y = [x[i] for i in index], [y[i] for i in index]
     lat = core["latency_cycles"]
 
     clk, rst, in_valid, out_valid = (getattr(dut, core[k]) for k in ("clock", "reset", "in_valid", "out_valid"))
@@ -94,7 +100,7 @@ async def core_matches_reference(dut):
                 f"clock {k}: out_valid is {out_valid.value}, expected {int(expect_valid)} (latency {lat} in core.json)"
             )
         elif expect_valid:
-            bad = first_mismatch(event, y[event], sample(out_data, out), out)
+            bad = first_mismatch(index[event], y[event], sample(out_data, out), out)
         if bad:
             first = first or bad
             mismatches, spurious = mismatches + expect_valid, spurious + (not expect_valid)

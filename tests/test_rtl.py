@@ -81,6 +81,12 @@ def test_cosim_names_first_mismatch(core_dir, build_dir, tmp_path):
     (bad / "vectors" / "expected.txt").write_text("\n".join(rows) + "\n")
     with pytest.raises(CodesignError, match=r"1/2000 events differ; first: event 17, output 3: expected 0b\d+ \(raw"):
         run_cosim(bad, "verilator", build_dir)
+    # a sample of events (Icarus's toggle cover) is named by the events' own indices, and sees only its own
+    with pytest.raises(CodesignError, match=r"1/3 events differ; first: event 17, output 3"):
+        run_cosim(bad, "verilator", build_dir, events=[1999, 17, 4])
+    assert run_cosim(bad, "verilator", build_dir, events=[1999, 16, 4])["vectors"] == 3
+    with pytest.raises(CodesignError, match=r"event 2000: not one of the 2000 test vectors"):
+        run_cosim(bad, "verilator", build_dir, events=[3, 2000])
 
 
 @pytest.mark.sim
@@ -94,6 +100,9 @@ def test_bundle_makefile_runs_standalone(core_dir, build_dir, tmp_path):
     proc = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "verilator: PASS 300 vectors, 0 mismatches" in proc.stdout
+    (bundle / "vectors" / "icarus_events.txt").write_text("5\n1999\n17\n")  # as write_bundle lists them
+    proc = subprocess.run([*cmd[:-1], "EVENTS=vectors/icarus_events.txt"], cwd=bundle, capture_output=True, text=True)
+    assert "verilator: PASS 3 vectors, 0 mismatches" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
 def test_emit_rejects_reference_the_core_does_not_compute(trained, tmp_path):

@@ -24,12 +24,17 @@ def _core(tmp_path, inputs, expected, widths=(4, 3)):
     return tmp_path
 
 
-def test_toggle_cover_is_the_prefix_where_every_changing_bit_was_0_and_1(tmp_path):
-    # input element 0 bit 2 first goes high at event 3; output bits never change after event 1
-    core = _core(tmp_path, [[0, 1], [1, 1], [2, 0], [4, 1], [0, 0]], [[0, 0], [-1, 0], [0, 0], [0, 0], [0, 0]])
-    assert toggle_cover(core) == 4
+def test_toggle_cover_adds_the_events_that_set_each_changing_bit_both_ways(tmp_path):
+    # input element 0 first goes high (all 3 low bits) at event 3, element 1 low there; the output too
+    core = _core(tmp_path, [[0, 1], [0, 1], [0, 1], [7, 0], [0, 1]], [[0, 0], [0, 0], [0, 0], [-1, 0], [0, 0]])
+    assert toggle_cover(core) == [0, 3]  # event 3 wherever it lies, not the prefix up to it
+    assert toggle_cover(core, 2) == [0, 1, 3]  # the card's first events, then the cover
+    assert toggle_cover(core, 9) == [0, 1, 2, 3, 4]  # never more events than there are
+    # greedy: event 4 gives both missing values of input element 0 (bits 0 and 1 high) and beats 1 and 2 apart
+    core = _core(tmp_path, [[0, 0], [1, 0], [2, 0], [0, 0], [3, 0]], [[0, 0]] * 5)
+    assert toggle_cover(core) == [0, 4]
     core = _core(tmp_path, [[5, 5]] * 3, [[1, 1]] * 3)  # nothing changes: one vector is enough
-    assert toggle_cover(core) == 1
+    assert toggle_cover(core) == [0]
 
 
 def test_run_until_means_every_stage_up_to_it():

