@@ -144,6 +144,18 @@ def main(argv=None) -> int:
             fam[family]["bundle"] = str(point.bundle_dir)
         store.close()
     fam = {f: fam.get(f) or earlier[f] for f in SPECS if f in fam or f in earlier}
+    for family, entry in fam.items():  # each chosen physics figure's statistical error, from its test set
+        spec = _spec(family, args.size)
+        for chosen in [entry["chosen"], *(entry.get("chosen_by_n") or {}).values()]:
+            key = f"{spec.physics[0]}_err"
+            if not chosen or key in chosen:
+                continue
+            if family == "jedi" and entry.get("n_test"):  # binomial: an accuracy needs only the count
+                chosen[key] = round((chosen["accuracy"] * (1 - chosen["accuracy"]) / entry["n_test"]) ** 0.5, 4)
+                continue
+            point = flow.Point(spec.card_for(chosen["params"]))
+            if (point.train_dir / "reference.npz").exists():  # an earlier run's point may be gone
+                chosen[key] = _stat_error(family, point)
 
     met128 = _get(fam, "met", "chosen_by_n", 128)
     jedi32 = _get(fam, "jedi", "chosen_by_n", 32)
@@ -162,6 +174,24 @@ def main(argv=None) -> int:
     (out / "budget.md").write_text(_markdown(result))
     print(json.dumps({k: result[k] for k in list(result)[:6]}))
     return 0
+
+
+def _stat_error(family: str, point) -> float | None:
+    """Bootstrap error (200 resamples of the test set) of the family's physics figure at `point`: the MET
+    resolution ratio to PUPPI (paired resamples) or the taggers' b-vs-light AUC."""
+    import numpy as np
+
+    ref = np.load(point.train_dir / "reference.npz")
+    if family == "met":
+        from ..physics.met import ratio_error
+
+        return round(ratio_error(ref["true_met"], ref["y"] * float(ref["unit"]), ref["puppi_met"]), 4)
+    if family in TAGGERS:
+        from ..physics.flavour import auc_error, probabilities
+
+        err = auc_error(probabilities(ref["y"]), ref["labels"], [str(n) for n in ref["class_names"]])
+        return None if err is None else round(err, 4)
+    return None
 
 
 def _get(fam: dict, *path):
@@ -286,8 +316,15 @@ def _markdown(r: dict) -> str:
             ("jedi_n32_accuracy", r["jedi_n32_accuracy"], f"{ANCHOR['accuracy'][2]} (JEDI-linear, other data)",
              _verdict(r["jedi_n32_accuracy"], ANCHOR["accuracy"][2], smaller=False)),
             ("jedi_n32_lut", r["jedi_n32_lut"], f"≤ {a['jedi_n32_lut']:,} (JEDI-linear)", _verdict(r["jedi_n32_lut"], a["jedi_n32_lut"]))]  # fmt: skip
+    errors = {"met_n128_ratio": _get(fam, "met", "chosen_by_n", 128, "resolution_ratio_err"),
+              "tagger_auc_b_vs_light": _get(fam, r["tagger_family"] or "", "chosen", "auc_b_vs_light_err"),
+              "jedi_n32_accuracy": _get(fam, "jedi", "chosen_by_n", 32, "accuracy_err")}  # fmt: skip
     for name, v, aim, verdict in rows:
         shown = "—" if v is None else (v if isinstance(v, str) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4f}")
+        if errors.get(name):
+            shown += f" ± {errors[name]:.4f}"
+            if verdict.startswith("missed by "):
+                verdict += f" ({float(verdict.split()[-1]) / errors[name]:.1f} σ)"
         lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
     for family, f in fam.items():
         lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",

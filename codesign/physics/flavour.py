@@ -38,6 +38,20 @@ def roc(prob, labels, names, sig, bkg):
     return tpr, fpr, float(roc_auc_score(truth, d))
 
 
+def auc_error(prob, labels, names, sig="b", bkg="light", n_boot: int = 200, seed: int = 0) -> float | None:
+    """Statistical error of the sig-vs-bkg AUC: the standard deviation over `n_boot` bootstrap resamples
+    of the test jets (None if a class is empty)."""
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(labels), len(labels))
+        r = roc(prob[i], labels[i], names, sig, bkg)
+        if r is None:
+            return None
+        aucs.append(r[2])
+    return float(np.std(aucs, ddof=1))
+
+
 def mistag(prob, labels, names, eff: float, sig="b", bkg="light") -> float | None:
     """Background efficiency at the threshold keeping `eff` of the signal (None if a class is empty)."""
     d = discriminant(prob, names, sig, bkg)

@@ -70,3 +70,16 @@ def met_metrics(true: np.ndarray, npv: np.ndarray, methods: dict[str, np.ndarray
         ratio[name]["all"] = None if a is None or not p else round(a / p, 4)
     out["ratio_to_puppi"] = ratio
     return out
+
+
+def ratio_error(true: np.ndarray, reco: np.ndarray, puppi: np.ndarray, n_boot: int = 200, seed: int = 0) -> float:
+    """Statistical error of the overall x/y resolution ratio reco / PUPPI: the standard deviation over
+    `n_boot` bootstrap resamples of the test events (paired: one resample serves both, so their
+    correlation, the same events' pileup and true MET, is kept)."""
+    true, reco, puppi = (np.asarray(a, np.float64) for a in (true, reco, puppi))
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(true), len(true))
+        ratios.append(_res((reco[i] - true[i]).ravel()) / _res((puppi[i] - true[i]).ravel()))
+    return float(np.std(ratios, ddof=1))
