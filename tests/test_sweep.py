@@ -52,6 +52,24 @@ def test_spec_validation_names_file_and_axis(tmp_path):
     assert len(load_sweep(SPEC).points()) == 12
 
 
+def test_a_store_from_other_fixed_settings_is_refused_not_resumed(tmp_path, monkeypatch):
+    """Changing `fixed` (or the card) changes every point: resuming would mix old results with new ones."""
+    from codesign.sweep.run import run_sweep, stale_points
+    from codesign.sweep.store import Store
+
+    monkeypatch.setenv("CODESIGN_HOME", str(tmp_path))
+    spec = load_sweep(SPEC)
+    store = Store(tmp_path / "build" / "sweeps" / spec.name / "results.sqlite")
+    first = spec.points()[0]
+    store.add(first, spec.card_for(first).key(), "t")
+    store.close()
+    assert stale_points(spec) == []  # the same settings: resumable
+    changed = spec.model_copy(update={"fixed": {**spec.fixed, "training.epochs": 3}})
+    assert [r["params"] for r in stale_points(changed)] == [first]
+    with pytest.raises(CodesignError, match=r"sweep 'jet_mlp_tiny': 1 stored points were made from another card"):
+        run_sweep(changed)
+
+
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
     """Run the sweep, SIGKILL it (driver and its point processes) after some points, resume."""

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from .. import paths
 from ..errors import CodesignError
 from .spec import SweepSpec, load_sweep
-from .store import Store
+from .store import Store, params_id
 from .task import run_isolated
 
 
@@ -74,10 +74,31 @@ def _progress() -> Progress:
     )  # fmt: skip
 
 
+def stale_points(spec: SweepSpec) -> list[dict]:
+    """Rows of the sweep's existing store that the spec would make from a different card (its base
+    card or `fixed` settings changed since): resuming would mix them with new ones."""
+    db = sweep_dir(spec.name) / "results.sqlite"
+    if not db.exists():
+        return []
+    keys = {params_id(p): spec.card_for(p).key() for p in spec.initial()}
+    store = Store(db)
+    try:
+        return [r for r in store.rows() if keys.get(params_id(r["params"]), r["key"]) != r["key"]]
+    finally:
+        store.close()
+
+
 def run_sweep(spec_path: str | SweepSpec, workers: int = 2, kind: str = "local", scheduler: str | None = None) -> Path:
     """Run a sweep spec (a file, or a validated spec, e.g. a benchmark's variant of one)."""
     spec = spec_path if isinstance(spec_path, SweepSpec) else load_sweep(spec_path)
     home = str(paths.root())
+    stale = [] if spec.search.kind == "optuna" else stale_points(spec)
+    if stale:
+        raise CodesignError(
+            f"sweep '{spec.name}': {len(stale)} stored points were made from another card or other fixed settings "
+            f"(first: {json.dumps(stale[0]['params'], sort_keys=True)}); give the sweep a new name, or remove "
+            f"{sweep_dir(spec.name)} to start it afresh"
+        )
     store = Store(sweep_dir(spec.name) / "results.sqlite")
     store.set_meta(spec=spec.model_dump_json(exclude={"source"}), spec_source=str(Path(spec.source).resolve()))
 
