@@ -18,6 +18,7 @@ def softmax_core(tmp_path_factory):
     from hgq.config import QuantizerConfig
     from hgq.layers import QDense, QSoftmax
 
+    keras.utils.set_random_seed(0)  # untrained weights: fixed, so every run synthesises the same core
     iq = QuantizerConfig("kif", "datalane", i0=2, f0=4, round_mode="RND", overflow_mode="SAT", trainable=False)
     x_in = keras.Input((6,))
     h = QDense(4, iq_conf=iq, name="d")(x_in)
@@ -85,8 +86,10 @@ def test_per_stage_sum_matches_flat(mlp_core, tmp_path):
 
 @pytest.mark.yosys
 def test_per_stage_synthesises_each_lookup_table_once(softmax_core, tmp_path):
-    """Per stage, a table is synthesised alone once and counted per instance: never below the flat
-    figure (a copy inside its stage can only map smaller), and close to it."""
+    """Per stage, a table is synthesised alone once and counted per instance: at or above the flat figure
+    (a copy inside its stage can only map smaller), and close to it. On this core (seed 0) 881 against
+    871 LUT; other seeds gave +0.7% to +1.2%. A core whose table inputs are partly constant can be
+    further apart: the margin is the stage split's own."""
     import re
 
     core = json.loads((softmax_core / "core.json").read_text())
