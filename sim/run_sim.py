@@ -168,8 +168,8 @@ def _compile(runner, simulator: str, core_dir: Path, core: dict, build: Path, do
 def run(
     core_dir: Path, simulator: str, build_dir: Path, max_vectors: int | None = None, events: list[int] | None = None
 ) -> dict:
-    """Build (or reuse) and run tb_core on the first `max_vectors` events (None: all) or on the listed
-    `events` only; return {simulator, vectors, mismatches, build_s, run_s, vectors_per_s, passed, message}.
+    """Build (or reuse) and run tb_core on the first `max_vectors` events (None: all) or, if given, on the
+    listed `events` only; return {simulator, vectors, mismatches, build_s, run_s, vectors_per_s, passed, message}.
     `message` names the first mismatch (by its event index in the vector files) when not passed."""
     from cocotb_tools.runner import get_runner
 
@@ -186,7 +186,7 @@ def run(
         shutil.copy(core_dir / "rtl" / m, run_dir / m)
     result = run_dir / "result.json"
     env = {"CODESIGN_CORE_DIR": str(core_dir), "CODESIGN_SIM_RESULT": str(result),
-           "CODESIGN_MAX_VECTORS": str(max_vectors or ""), "CODESIGN_EVENTS": ""}  # fmt: skip
+           "CODESIGN_MAX_VECTORS": "" if events is not None else str(max_vectors or ""), "CODESIGN_EVENTS": ""}  # fmt: skip
     if events is not None:
         with open(core_dir / core["vectors"]["inputs"]) as f:
             n = sum(1 for line in f if line.strip())
@@ -222,8 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-vectors", type=int, default=None, help="the first N events only")
     p.add_argument("--events", default=None, help="a file of event indices (one per line): those events only")
     a = p.parse_args(argv)
-    events = [int(v) for v in Path(a.events).read_text().split()] if a.events else None
-    r = run(Path(a.core_dir), a.sim, Path(a.build_dir), a.max_vectors, events)
+    try:
+        events = [int(v) for v in Path(a.events).read_text().split()] if a.events else None
+    except (OSError, ValueError) as e:
+        print(f"--events {a.events}: expected a file of event indices, one integer per line ({e})", file=sys.stderr)
+        return 2
+    try:
+        r = run(Path(a.core_dir), a.sim, Path(a.build_dir), a.max_vectors, events)
+    except RuntimeError as e:
+        print(f"{a.sim}: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(r, indent=1))
     print(f"{a.sim}: {'PASS' if r['passed'] else 'FAIL'} {r['vectors']} vectors, {r['mismatches']} mismatches")
     return 0 if r["passed"] else 1

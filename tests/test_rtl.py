@@ -103,6 +103,10 @@ def test_bundle_makefile_runs_standalone(core_dir, build_dir, tmp_path):
     (bundle / "vectors" / "icarus_events.txt").write_text("5\n1999\n17\n")  # as write_bundle lists them
     proc = subprocess.run([*cmd[:-1], "EVENTS=vectors/icarus_events.txt"], cwd=bundle, capture_output=True, text=True)
     assert "verilator: PASS 3 vectors, 0 mismatches" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (bundle / "vectors" / "bad.txt").write_text("5\nseventeen\n")
+    proc = subprocess.run([*cmd[:-1], "EVENTS=vectors/bad.txt"], cwd=bundle, capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "--events vectors/bad.txt: expected a file of event indices, one integer per line" in proc.stderr
 
 
 def test_emit_rejects_reference_the_core_does_not_compute(trained, tmp_path):
