@@ -152,14 +152,12 @@ def main(argv=None) -> int:
         spec = _spec(family, args.size)
         for chosen in [entry["chosen"], *(entry.get("chosen_by_n") or {}).values()]:
             key = f"{spec.physics[0]}_err"
-            if not chosen or key in chosen:
-                continue
-            if family == "jedi" and entry.get("n_test"):  # binomial: an accuracy needs only the count
-                chosen[key] = round((chosen["accuracy"] * (1 - chosen["accuracy"]) / entry["n_test"]) ** 0.5, 4)
-                continue
-            point = flow.Point(spec.card_for(chosen["params"]))
-            if (point.train_dir / "reference.npz").exists():  # an earlier run's point may be gone
-                chosen[key] = _stat_error(family, point)
+            if (
+                chosen
+                and key not in chosen
+                and (err := _stat_error(family, spec, chosen, entry.get("n_test"))) is not None
+            ):
+                chosen[key] = err
 
     met128 = _get(fam, "met", "chosen_by_n", 128)
     jedi32 = _get(fam, "jedi", "chosen_by_n", 32)
@@ -180,12 +178,21 @@ def main(argv=None) -> int:
     return 0
 
 
-def _stat_error(family: str, point) -> float | None:
-    """Bootstrap error (200 resamples of the test set) of the family's physics figure at `point`: the MET
-    resolution ratio to PUPPI (paired resamples) or the taggers' b-vs-light AUC."""
+def _stat_error(family: str, spec, chosen: dict, n_test: int | None) -> float | None:
+    """Statistical error of the family's physics figure at a chosen point: a binomial error for the JEDI
+    accuracy (it needs only the count), else a bootstrap (200 resamples) of the point's test set, the
+    MET resolution ratio to PUPPI (paired resamples) or the taggers' b-vs-light AUC. None where the
+    figure has no error to give or an earlier run's point is gone."""
     import numpy as np
 
-    ref = np.load(point.train_dir / "reference.npz")
+    from .. import flow
+
+    if family == "jedi":
+        return round((chosen["accuracy"] * (1 - chosen["accuracy"]) / n_test) ** 0.5, 4) if n_test else None
+    reference = flow.Point(spec.card_for(chosen["params"])).train_dir / "reference.npz"
+    if not reference.exists():
+        return None
+    ref = np.load(reference)
     if family == "met":
         from ..physics.met import ratio_error
 
