@@ -88,12 +88,12 @@ def _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff, explain=None) -> dict
 
     in_port, out_port = port_format("in_data", "input", pipe.inp_qint), port_format("out_data", "output", pipe.out_qint)
     raw_in, raw_out = to_raw(x, in_port, "input"), to_raw(y_ref, out_port, "expected output")
-    what = "da4ml emulation of the pipelined core"
+    what, y_emu = "da4ml emulation of the pipelined core", emulate(pipe, x)
     if explain is not None:
         from ..diagnose import require_exact_or_explain
 
-        require_exact_or_explain(y_ref, emulate(pipe, x), what, explain)
-    require_exact(y_ref, emulate(pipe, x), what)
+        require_exact_or_explain(y_ref, y_emu, what, explain)
+    require_exact(y_ref, y_emu, what)
 
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
