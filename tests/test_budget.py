@@ -177,17 +177,54 @@ def test_sweep_spec_budget_names_a_known_figure(tmp_path):
         load_sweep(bad)
 
 
-def test_bench_keeps_the_families_an_earlier_run_of_the_same_size_made(tmp_path):
-    """`--families latent` redoes that sweep only: the other families come from the earlier budget.json (with the
-    command that made them), never from one of another size; JSON's string keys of chosen_by_n still read."""
+def test_bench_keeps_the_families_an_earlier_run_made_each_with_its_size(tmp_path):
+    """`--families latent` redoes that sweep only: the other families come from the earlier budget.json, each
+    with the command and size that made it (a file from before sizes were per family gives its one size; an
+    unknown size is dropped); JSON's string keys of chosen_by_n still read."""
     from codesign.bench.budget import _earlier, _get
 
     old = {"size": "small", "command": "python -m codesign.bench.budget --families met latent",
            "families": {"met": {"chosen_by_n": {"128": {"lut": 1}}}, "latent": {"chosen": {}}, "bogus": {}}}  # fmt: skip
     path = tmp_path / "budget.json"
     path.write_text(json.dumps(old))
-    kept = _earlier(path, "small", ["latent"])
-    assert list(kept) == ["met"] and kept["met"]["command"] == old["command"]
+    kept = _earlier(path, ["latent"])
+    assert list(kept) == ["met"] and kept["met"]["command"] == old["command"] and kept["met"]["size"] == "small"
     assert _get(kept, "met", "chosen_by_n", 128) == {"lut": 1} and _get(kept, "jedi", "chosen_by_n", 32) is None
-    assert _earlier(path, "full", ["latent"]) == {}
-    assert _earlier(tmp_path / "none.json", "small", []) == {}
+    old.update(size={"met": "small", "jedi": "large"}, families={"met": {}, "jedi": {"size": "large"}})
+    path.write_text(json.dumps(old))
+    assert {f: e["size"] for f, e in _earlier(path, ["latent"]).items()} == {"met": "small", "jedi": "large"}
+    old.update(size="huge")
+    path.write_text(json.dumps(old))
+    assert list(_earlier(path, [])) == ["jedi"]
+    assert _earlier(tmp_path / "none.json", []) == {}
+
+
+def test_a_size_refuses_the_families_it_does_not_cover(capsys):
+    from codesign.bench.budget import main
+
+    assert main(["--size", "large", "--families", "met", "jedi"]) == 2
+    assert capsys.readouterr().err.strip() == "--size large covers the families jedi; not met"
+
+
+def test_every_size_gives_valid_cards_for_the_families_it_covers():
+    """A typo in SMALL or LARGE (a field the card does not have, an epoch past the end) fails here, not an
+    hour into a bench run: _spec builds every point's card."""
+    from codesign.bench.budget import SIZES, _spec
+
+    for size, table in SIZES.items():
+        for family in table or {}:
+            assert _spec(family, size).name.endswith(f"_{size}")
+
+
+def test_against_the_anchor_takes_our_best_point_within_their_lut_at_each_n():
+    from codesign.bench.budget import _against_anchor
+
+    def row(n, acc, lut):
+        return {"params": {"model.n_particles": n}, "metrics": {"accuracy": acc, "lut": lut}}
+
+    rows = [row(8, 0.60, 30_000), row(8, 0.62, 36_000), row(32, 0.70, 50_000), row(32, 0.65, 45_300)]
+    got = {a["particles"]: a for a in _against_anchor(rows, 10_000)}
+    assert sorted(got) == [8, 32]  # only the N the sweep has
+    assert (got[8]["accuracy"], got[8]["lut"], got[8]["anchor_lut"]) == (0.60, 30_000, 35_700)  # 36k > their 35.7k
+    assert (got[32]["accuracy"], got[32]["accuracy_err"]) == (0.65, round((0.65 * 0.35 / 10_000) ** 0.5, 4))
+    assert _against_anchor([row(16, 0.7, 50_000)], 100)[0]["accuracy"] is None

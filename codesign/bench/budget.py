@@ -1,4 +1,4 @@
-"""L1 models against a trigger budget: python -m codesign.bench.budget [--size small|full] [--families ...] [--package ...]
+"""L1 models against a trigger budget: python -m codesign.bench.budget [--size small|large|full] [--families ...] [--package ...]
 
 Runs the resource-aware sweeps (models/sweeps/{met,flavour,jedi}_budget.toml: HGQ2 trainable bit
 widths under a β ramp, every kept Pareto checkpoint a point), draws their fronts (the sweep report,
@@ -7,8 +7,10 @@ budget, else the cheapest near the best), bundles the chosen points of the --pac
 reports/bench/budget.{json,md} and budget_<family>_pareto_<cost>.png.
 
 `--size small` lays SMALL's fields over each spec (fewer events, epochs and axis values) so the
-bench fits minutes of two shared cores; `full` runs the specs as they are (hours of CPU). The
-Markdown says which size ran. Costs are da4ml's cost model of the traced, pipelined RTL (no vendor
+bench fits minutes of two shared cores; `large` lays LARGE's over the families whose physics needs
+more data than the small size gives (the JEDI-linear-style tagger on the large jets preset, about an
+hour); `full` runs the specs as they are (hours of CPU). Each family's entry says which size made it,
+and a run keeps the other families an earlier run wrote. Costs are da4ml's cost model of the traced, pipelined RTL (no vendor
 tool, no Yosys); physics figures are the quantized model's on its test set.
 """
 
@@ -52,15 +54,29 @@ SMALL = {
                        "training.beta.start_epoch": 3, "training.beta.end_epoch": 30, "training.pareto.from_epoch": 3},
              "axes": {"model.n_particles": [8, 16, 32, 64]}},
 }  # fmt: skip
+LARGE_EPOCHS = 20
+# What `--size large` changes, for the families it covers: the JEDI-linear-style tagger on the large jets
+# preset (`codesign data jets --preset large`, 300k jets; JEDI-linear trained on ~620k), fewer epochs than
+# the budget preset's 200 with larger batches, the β ramp scaled with them.
+LARGE = {
+    "jedi": {"fixed": {"data.n_per_class": 60000, "training.epochs": LARGE_EPOCHS, "training.batch_size": 1024,
+                       "training.learning_rate": 3e-3, "training.beta.start": 1e-7, "training.beta.end": 1e-5,
+                       "training.beta.start_epoch": 2, "training.beta.end_epoch": LARGE_EPOCHS,
+                       "training.pareto.from_epoch": 2},
+             "axes": {"model.n_particles": [8, 16, 32, 64]}},
+}  # fmt: skip
+
+
+SIZES = {"small": SMALL, "large": LARGE, "full": None}  # None: the specs as they are
 
 
 def _spec(family: str, size: str):
     from ..sweep.spec import load_sweep
 
     spec = load_sweep(SPECS[family])
-    if size == "small":
-        s = SMALL[family]
-        spec = spec.model_copy(update={"name": f"{spec.name}_small", "fixed": {**spec.fixed, **s["fixed"]},
+    if SIZES[size] is not None:
+        s = SIZES[size][family]
+        spec = spec.model_copy(update={"name": f"{spec.name}_{size}", "fixed": {**spec.fixed, **s["fixed"]},
                                        "axes": s["axes"], "source": spec.source})  # fmt: skip
         for p in spec.points():
             spec.card_for(p)  # every point valid before anything runs
@@ -94,7 +110,7 @@ def _front(spec, rows, x: str) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--size", choices=["small", "full"], default="small")
+    ap.add_argument("--size", choices=list(SIZES), default="small")
     ap.add_argument("--families", nargs="+", choices=list(SPECS), default=list(SPECS))
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--package", nargs="*", choices=list(SPECS), default=[], metavar="FAMILY",
@@ -106,11 +122,16 @@ def main(argv=None) -> int:
     from ..report.sweep import write_sweep_report
     from ..sweep.run import run_sweep, stale_points, store_for, sweep_dir
 
+    uncovered = [f for f in args.families if SIZES[args.size] is not None and f not in SIZES[args.size]]
+    if uncovered:
+        print(f"--size {args.size} covers the families {', '.join(SIZES[args.size])}; not {', '.join(uncovered)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     fam: dict = {}
-    earlier = _earlier(out / "budget.json", args.size, args.families)
+    earlier = _earlier(out / "budget.json", args.families)
     for family in args.families:
         spec = _spec(family, args.size)
         t = time.perf_counter()
@@ -126,7 +147,7 @@ def main(argv=None) -> int:
             name = f"budget_{family}_{png.name}"
             shutil.copy(png, out / name)
             pngs.append(name)
-        fam[family] = {"spec": SPECS[family], "sweep": spec.name, "fixed": spec.fixed, "axes": spec.axes,
+        fam[family] = {"spec": SPECS[family], "size": args.size, "sweep": spec.name, "fixed": spec.fixed, "axes": spec.axes,
                        "points_done": len(rows), "points_failed": store.counts().get("failed", 0),
                        "wall_s": round(time.perf_counter() - t, 1),
                        "points_s": round(sum(r.get("seconds") or 0 for r in rows), 1), "plots": pngs, "physics": spec.physics[0],
@@ -140,6 +161,7 @@ def main(argv=None) -> int:
                                           for n in spec.axes.get("data.n_candidates", [])}  # fmt: skip
         if family == "jedi":
             fam[family]["plots"].append(_anchor_plot(rows, out))
+            fam[family]["against_anchor"] = _against_anchor(rows, fam[family].get("n_test"))
             fam[family]["chosen_by_n"] = {n: _summary(spec, _pick(spec, rows, {"model.n_particles": n}))
                                           for n in spec.axes.get("model.n_particles", [])}  # fmt: skip
         if family in args.package and fam[family]["chosen"]:
@@ -149,7 +171,7 @@ def main(argv=None) -> int:
         store.close()
     fam = {f: fam.get(f) or earlier[f] for f in SPECS if f in fam or f in earlier}
     for family, entry in fam.items():  # each chosen physics figure's statistical error, from its test set
-        spec = _spec(family, args.size)
+        spec = _spec(family, entry["size"])
         for chosen in [entry["chosen"], *(entry.get("chosen_by_n") or {}).values()]:
             key = f"{spec.physics[0]}_err"
             if (
@@ -168,7 +190,7 @@ def main(argv=None) -> int:
         "tagger_lut": tag and tag.get("lut"), "tagger_dsp": tag and tag.get("dsp"),
         "tagger_auc_b_vs_light": tag and tag.get("auc_b_vs_light"), "jedi_n32_lut": jedi32 and jedi32.get("lut"),
         "jedi_n32_accuracy": jedi32 and jedi32.get("accuracy"), "tagger_family": tag_family, "aims": AIMS, "demo_tagger_auc_b_vs_light": demo_auc, "vu13p": VU13P, "anchor": ANCHOR,
-        "size": args.size, "families": fam, "cost_source": "da4ml cost model of the traced, pipelined RTL",
+        "size": {f: e["size"] for f, e in fam.items()}, "families": fam, "cost_source": "da4ml cost model of the traced, pipelined RTL",
         "command": _command(argv),
         "machine": f"{platform.machine()}, 2 cores (shared)", "bench_wall_s": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
@@ -188,7 +210,7 @@ def _stat_error(family: str, spec, chosen: dict, n_test: int | None) -> float | 
     from .. import flow
 
     if family == "jedi":
-        return round((chosen["accuracy"] * (1 - chosen["accuracy"]) / n_test) ** 0.5, 4) if n_test else None
+        return _binomial_error(chosen["accuracy"], n_test)
     reference = flow.Point(spec.card_for(chosen["params"])).train_dir / "reference.npz"
     if not reference.exists():
         return None
@@ -205,6 +227,24 @@ def _stat_error(family: str, spec, chosen: dict, n_test: int | None) -> float | 
     return None
 
 
+def _binomial_error(p: float, n: int | None) -> float | None:
+    return round((p * (1 - p) / n) ** 0.5, 4) if n else None
+
+
+def _against_anchor(rows: list[dict], n_test: int | None) -> list[dict]:
+    """Per N of JEDI-linear's published points that the sweep has: our best accuracy among the points at that N
+    with no more LUT than theirs there (None if none is that small), with its binomial error."""
+    out = []
+    for n, acc, lut in zip(ANCHOR["particles"], ANCHOR["accuracy"], ANCHOR["lut"]):
+        at_n = [r["metrics"] for r in rows if r["params"].get("model.n_particles") == n and "lut" in r["metrics"]]
+        if at_n:
+            best = max((m for m in at_n if m["lut"] <= lut), key=lambda m: m["accuracy"], default=None)
+            out.append({"particles": n, "anchor_accuracy": acc, "anchor_lut": lut, "points": len(at_n),
+                        "accuracy": best and round(best["accuracy"], 4), "lut": best and best["lut"],
+                        "accuracy_err": best and _binomial_error(best["accuracy"], n_test)})  # fmt: skip
+    return out
+
+
 def _get(fam: dict, *path):
     """fam[path[0]][path[1]]..., None where a step is missing. JSON (an earlier run's families) turns the
     integer keys of chosen_by_n into strings: both read."""
@@ -218,22 +258,22 @@ def _command(argv) -> str:
     return "python -m codesign.bench.budget " + " ".join(argv if argv is not None else sys.argv[1:])
 
 
-def _earlier(path: Path, size: str, running: list[str]) -> dict:
-    """The families an earlier run of the same size wrote to budget.json and this run does not redo: a
-    family's sweep is hours of CPU, so `--families latent` updates that family and keeps the others (each
-    family's entry names the command and date it came from)."""
+def _earlier(path: Path, running: list[str]) -> dict:
+    """The families an earlier run wrote to budget.json and this run does not redo: a family's sweep is
+    hours of CPU, so `--families latent` updates that family and keeps the others, each entry naming the
+    size, command and date it came from (a budget.json from before sizes were per family gives its one size)."""
     if not path.exists():
         return {}
     try:
         old = json.loads(path.read_text())
     except json.JSONDecodeError:
         return {}
-    if old.get("size") != size:
-        return {}
     kept = {f: e for f, e in (old.get("families") or {}).items() if f in SPECS and f not in running}
-    for e in kept.values():
+    for f, e in kept.items():
         e.setdefault("command", old.get("command"))
-    return kept
+        size = old.get("size")
+        e.setdefault("size", size.get(f) if isinstance(size, dict) else size)
+    return {f: e for f, e in kept.items() if e["size"] in SIZES}
 
 
 def _anchor_plot(rows: list[dict], out: Path) -> str:
@@ -303,10 +343,11 @@ def _verdict(value, aim, smaller: bool = True) -> str:
 def _markdown(r: dict) -> str:
     fam = r["families"]
     lines = ["# L1 models against a trigger budget: resource-aware QAT (HGQ2 β schedule + Pareto checkpoints)", "",
-             f"Made by `{r['command']}` on {r['machine']}, {r['bench_wall_s']:.0f} s wall. Size: **{r['size']}**"
-             + (" (SMALL in codesign/bench/budget.py: far fewer events and epochs than the cards' budget presets; "
-                "the figures show the method and the cost side, not converged physics)" if r["size"] == "small" else "")
-             + ".", "",
+             f"Made by `{r['command']}` on {r['machine']}, {r['bench_wall_s']:.0f} s wall (the other families "
+             "by the commands named in their sections). Sizes: " + ", ".join(f"{f} **{s}**" for f, s in r["size"].items())
+             + ". The sizes (SMALL and LARGE in codesign/bench/budget.py) run fewer events and epochs than the cards' "
+             "budget presets: small shows the method and the cost side, not converged physics; large gives the "
+             "JEDI-linear-style tagger the large jets preset.", "",
              f"Costs: {r['cost_source']}; a VU13P has {r['vu13p']['lut']:,} LUT and {r['vu13p']['dsp']:,} DSP. "
              "Physics: the quantized model on its test set. Every point of a sweep is a training's final model or one "
              "of its kept Pareto checkpoints (validation metric against EBOPs).", "",
@@ -338,7 +379,7 @@ def _markdown(r: dict) -> str:
                 verdict += f" ({float(verdict.split()[-1]) / errors[name]:.1f} σ)"
         lines.append(f"| {name} | {shown} | {aim} | {verdict} |")
     for family, f in fam.items():
-        lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']})", "",
+        lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']}, size {f['size']})", "",
                   f"Made by `{f.get('command', r['command'])}`" + (f" on {f['date']}" if f.get("date") else "") + ".", "",
                   f"{f['points_done']} points done, {f['points_failed']} failed; {f['points_s']:.0f} s in the points' "
                   f"firmware-stage processes (trainings ran before them; a rerun reuses finished points: "
@@ -364,6 +405,19 @@ def _markdown(r: dict) -> str:
               "| particles | accuracy | LUT |", "|---|---|---|"]  # fmt: skip
     lines += [f"| {n} | {acc} | {lut:,} |" for n, acc, lut in zip(an["particles"], an["accuracy"], an["lut"])]
     lines += ["", f"Latency: {an['latency_cycles']}.", ""]
+    jedi = fam.get("jedi") or {}
+    if jedi.get("against_anchor"):
+        lines += [f"Ours against theirs at the same N: our best accuracy among the points ({jedi['size']} size, "
+                  f"{jedi.get('n_test')} test jets) with no more LUT than theirs at that N.", "",
+                  "| N | JEDI-linear accuracy | their LUT | our accuracy | our LUT | ours − theirs | points at N |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for a in jedi["against_anchor"]:
+            ours = "none that small" if a["accuracy"] is None else f"{a['accuracy']:.4f} ± {a['accuracy_err'] or 0:.4f}"
+            diff = "—" if a["accuracy"] is None else f"{a['accuracy'] - a['anchor_accuracy']:+.4f}"
+            lut = "—" if a["lut"] is None else f"{a['lut']:,.0f}"
+            lines.append(f"| {a['particles']} | {a['anchor_accuracy']} | {a['anchor_lut']:,} | {ours} | {lut} | {diff} "
+                         f"| {a['points']} |")  # fmt: skip
+        lines.append("")
     return "\n".join(lines)
 
 
