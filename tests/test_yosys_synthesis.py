@@ -82,6 +82,19 @@ def test_per_stage_sum_matches_flat(mlp_core, tmp_path):
     assert flat["ff"] <= stages["ff"] <= 1.2 * flat["ff"]  # flat synthesis also drops register bits nothing reads
     # Per stage, Yosys cannot optimise across registers: the sum is at or above the flat figure, and close.
     assert flat["lut"] <= stages["lut"] <= 1.15 * flat["lut"]
+    assert flat["cpu_s"] > 0 and stages["cpu_s"] > 0  # Yosys's own CPU seconds, read from its logs
+
+
+def test_cpu_seconds_reads_the_last_yosys_summary(tmp_path):
+    from codesign.estimate.yosys import cpu_seconds
+
+    log = tmp_path / "x.log"
+    log.write_text(
+        "...\nEnd of script. Logfile hash: 3939b91faa, CPU: user 450.29s system 11.42s, MEM: 3230.34 MB peak\n"
+    )
+    assert cpu_seconds(log) == 450.29 + 11.42
+    log.write_text("killed before the end\n")
+    assert cpu_seconds(log) == 0.0 and cpu_seconds(tmp_path / "none.log") == 0.0
 
 
 @pytest.mark.yosys

@@ -65,8 +65,9 @@ def synth_xilinx(
     """Synthesise the core in `rtl_dir` (every .v file; top module `top`) with `synth_xilinx -family <family>
     -noiopad -noclkbuf`, then stat.
 
-    Returns {lut, ff, dsp, bram, carry, cells (all cell types), seconds, log, source, mode} (+ `parts`:
-    each stage's figures, in mode "stages"). Logs and scripts go to `out_dir` (a new temporary folder if None).
+    Returns {lut, ff, dsp, bram, carry, cells (all cell types), seconds, cpu_s, log, source, mode} (+ `parts`:
+    each stage's figures, in mode "stages"). cpu_s: Yosys's own CPU seconds, summed over its processes (what
+    a figure costs whatever else loads the machine; seconds is the wall time). Logs and scripts go to `out_dir` (a new temporary folder if None).
     """
     yosys = shutil.which("yosys")
     if yosys is None:
@@ -85,7 +86,7 @@ def synth_xilinx(
     t0 = time.perf_counter()
     if mode == "flat":
         cells = _run(yosys, sources, [], top, family, out, "flat", rtl_dir, timeout_s)
-        parts = None
+        parts, names = None, ["flat"]
     elif mode == "stages":
         stage_files = sorted((f for f in sources if re.fullmatch(r".*_dp_stage\d+\.v", f.name)), key=_stage_index)
         if not stage_files:
@@ -126,7 +127,7 @@ def synth_xilinx(
             done = 1 - sum(j[1][0].stat().st_size for j, _ in failed) / sum(j[1][0].stat().st_size for j in jobs)
             raise CodesignError(f"{failed[0][1]} ({len(runs)}/{len(jobs)} stage jobs finished, {done:.0%} of the "
                                 f"Verilog by size, in {time.perf_counter() - t0:.0f} s)")  # fmt: skip
-        parts = {name: _counts(c) for name, c in sorted(runs)}
+        parts, names = {name: _counts(c) for name, c in sorted(runs)}, [j[0] for j in jobs]
         cells: dict[str, int] = {}
         for name, c in runs:
             for k, n in c.items():
@@ -145,7 +146,8 @@ def synth_xilinx(
         )
     )
     result = {
-        **_counts(cells), "cells": cells, "seconds": round(time.perf_counter() - t0, 1), "log": str(out.resolve()),
+        **_counts(cells), "cells": cells, "seconds": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(sum(cpu_seconds(out / f"{n}.log") for n in names), 1), "log": str(out.resolve()),
         "mode": mode, "source": f"yosys {_version(yosys)} synth_xilinx -family {family}{how} (open synthesis, not Vivado)",
     }  # fmt: skip
     if parts is not None:
@@ -197,6 +199,15 @@ def _nice() -> None:
 
 def _stage_index(f: Path) -> int:
     return int(re.search(r"_dp_stage(\d+)\.v$", f.name).group(1))
+
+
+_CPU = re.compile(r"CPU: user ([\d.]+)s system ([\d.]+)s")
+
+
+def cpu_seconds(log: Path) -> float:
+    """User + system CPU seconds from the end of a Yosys log ("End of script. ..., CPU: user Xs system Ys")."""
+    m = _CPU.findall(log.read_text(errors="replace")) if log.exists() else []
+    return float(m[-1][0]) + float(m[-1][1]) if m else 0.0
 
 
 def _counts(cells: dict[str, int]) -> dict[str, int]:
