@@ -228,3 +228,19 @@ def test_against_the_anchor_takes_our_best_point_within_their_lut_at_each_n():
     assert (got[8]["accuracy"], got[8]["lut"], got[8]["anchor_lut"]) == (0.60, 30_000, 35_700)  # 36k > their 35.7k
     assert (got[32]["accuracy"], got[32]["accuracy_err"]) == (0.65, round((0.65 * 0.35 / 10_000) ** 0.5, 4))
     assert _against_anchor([row(16, 0.7, 50_000)], 100)[0]["accuracy"] is None
+
+
+def test_trainings_are_counted_once_however_many_checkpoints_they_give(tmp_path, monkeypatch):
+    """A training's kept checkpoints are points of their own: its seconds count once, from its train record."""
+    from codesign import flow
+    from codesign.bench.budget import _spec, _trainings
+
+    monkeypatch.setenv("CODESIGN_HOME", str(tmp_path))
+    spec = _spec("jedi", "small")
+    rows = [{"params": {"model.n_particles": 8}}, {"params": {"model.n_particles": 8, "training.pareto.checkpoint": 1}},
+            {"params": {"model.n_particles": 16}}]  # fmt: skip
+    for n, seconds in ((8, 12.5), (16, 30.0)):
+        d = flow.Point(spec.card_for({"model.n_particles": n})).train_dir
+        d.mkdir(parents=True)
+        (d / "stage.json").write_text(json.dumps({"seconds": seconds}))
+    assert _trainings(spec, rows) == {"trainings": 2, "train_s": 42.5}

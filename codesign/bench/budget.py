@@ -153,6 +153,7 @@ def main(argv=None) -> int:
                        "points_s": round(sum(r.get("seconds") or 0 for r in rows), 1), "plots": pngs, "physics": spec.physics[0],
                        "front_lut": _front(spec, rows, "lut"), "chosen": _summary(spec, _pick(spec, rows)),
                        "command": _command(argv), "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+        fam[family].update(_trainings(spec, rows))
         if fam[family]["chosen"]:  # how many test events the physics figures rest on
             train = flow.Point(spec.card_for(fam[family]["chosen"]["params"])).record("train")
             fam[family]["n_test"] = train.get("n_test")
@@ -225,6 +226,18 @@ def _stat_error(family: str, spec, chosen: dict, n_test: int | None) -> float | 
         err = auc_error(probabilities(ref["y"]), ref["labels"], [str(n) for n in ref["class_names"]])
         return None if err is None else round(err, 4)
     return None
+
+
+def _trainings(spec, rows: list[dict]) -> dict:
+    """How many trainings the sweep's points come from and their seconds, as each train record measured
+    them (a rerun reuses them: the bench's own wall time does not show them)."""
+    from .. import flow
+
+    dirs = {flow.Point(spec.card_for(r["params"])).trained().train_dir for r in rows}
+    seconds = [
+        json.loads((d / "stage.json").read_text()).get("seconds") or 0 for d in dirs if (d / "stage.json").exists()
+    ]
+    return {"trainings": len(dirs), "train_s": round(sum(seconds), 1)}
 
 
 def _binomial_error(p: float, n: int | None) -> float | None:
@@ -381,9 +394,10 @@ def _markdown(r: dict) -> str:
     for family, f in fam.items():
         lines += ["", f"## {family}: `{f['spec']}` (sweep {f['sweep']}, size {f['size']})", "",
                   f"Made by `{f.get('command', r['command'])}`" + (f" on {f['date']}" if f.get("date") else "") + ".", "",
-                  f"{f['points_done']} points done, {f['points_failed']} failed; {f['points_s']:.0f} s in the points' "
-                  f"firmware-stage processes (trainings ran before them; a rerun reuses finished points: "
-                  f"{f['wall_s']:.0f} s in this run); "
+                  f"{f['points_done']} points done, {f['points_failed']} failed"
+                  + (f", from {f['trainings']} trainings ({f['train_s']:.0f} s of training)" if f.get("trainings") else "")
+                  + f"; {f['points_s']:.0f} s in the points' firmware-stage processes (a rerun reuses finished "
+                  f"points and trainings: {f['wall_s']:.0f} s in this run); "
                   f"{f.get('n_test')} test events (jets) behind each physics figure. "
                   f"Fixed: `{json.dumps(f['fixed'])}`; axes: `{json.dumps(f['axes'])}`.", "",
                   f"Pareto front ({f['physics']} against LUT):", "",
