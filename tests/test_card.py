@@ -69,3 +69,16 @@ def test_bad_preset_fails_at_load_naming_the_preset_field(tmp_path):
     bad.write_text(CARD.read_text().replace("n_per_class = 700", "n_per_class = -3", 1))
     with pytest.raises(CodesignError, match=r"'presets\.tiny\.data\.n_per_class'"):
         load_card(bad)
+
+
+def test_plots_name_the_jets_as_particles_and_the_rest_as_detector_level():
+    """The jets (`codesign data jets`) are Pythia's visible particles; every other data set goes through a
+    parametric detector: a sweep's or a page's plot label follows the card's data set."""
+    from codesign.report.label import DETECTOR, llabel_for
+    from codesign.sweep.spec import load_sweep
+
+    assert llabel_for(load_sweep(CARD.parent / "sweeps" / "jedi_budget.toml").base.data.dataset) == (
+        "Pythia 8 particles, no detector"
+    )
+    assert llabel_for(load_sweep(CARD.parent / "sweeps" / "met_budget.toml").base.data.dataset) == DETECTOR
+    assert llabel_for(None) == DETECTOR

@@ -297,7 +297,7 @@ def _anchor_plot(rows: list[dict], out: Path) -> str:
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from ..report.label import label
+    from ..report.label import label, llabel_for
 
     hep.style.use("CMS")
     fig, ax = plt.subplots(figsize=(8, 6.5))
@@ -311,7 +311,7 @@ def _anchor_plot(rows: list[dict], out: Path) -> str:
     ax.axvline(AIMS["jedi_n32_lut"], ls="--", c="#3f90da", label="budget: JEDI-linear N = 32 (45.3k LUT)")
     ax.set(xlabel="LUT (ours: da4ml cost model; theirs: post-route)", ylabel="accuracy (5 classes, test set)")
     ax.legend(loc="lower right", fontsize=11)
-    label(ax, "13 TeV", fontsize=16, llabel="Pythia 8 particles, no detector")  # `codesign data jets`
+    label(ax, "13 TeV", fontsize=16, llabel=llabel_for("jets"))
     name = "budget_jedi_vs_anchor.png"
     fig.savefig(out / name, dpi=90, bbox_inches="tight")
     plt.close(fig)

@@ -32,7 +32,7 @@ def classifier(point, train: dict, ref: dict, out: Path) -> Section:
     """Accuracy and one-vs-rest AUC per class; ROC curves and the confusion matrix."""
     rows = [("accuracy", f"{train['accuracy']:.4f}")]
     rows += [(f"ROC AUC {c}", f"{v:.4f}") for c, v in train["roc_auc"].items() if v is not None]
-    return Section(rows, _classifier_plots(ref, out))
+    return Section(rows, _classifier_plots(ref, out, getattr(point.card.data, "dataset", None)))
 
 
 def flavour(point, train: dict, ref: dict, out: Path) -> Section:
@@ -96,7 +96,7 @@ def trained_file(point, train: dict, ref: dict, out: Path) -> Section:
     return Section([("reference", train.get("reference", "")), ("test vectors", train["n_test"])], sample="vectors")
 
 
-def _classifier_plots(ref: dict, out: Path) -> list[str]:
+def _classifier_plots(ref: dict, out: Path, dataset: str | None = None) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,7 +105,7 @@ def _classifier_plots(ref: dict, out: Path) -> list[str]:
     from scipy.special import softmax
     from sklearn.metrics import confusion_matrix, roc_curve
 
-    from .label import label
+    from .label import label, llabel_for
 
     hep.style.use("CMS")
     prob = softmax(ref["y"].astype(np.float64), axis=1)
@@ -118,7 +118,7 @@ def _classifier_plots(ref: dict, out: Path) -> list[str]:
             ax.plot(tpr, np.maximum(fpr, 1e-4), label=f"{name} vs rest")
     ax.set(yscale="log", xlabel="signal efficiency", ylabel="background efficiency", ylim=(1e-4, 1.2))
     ax.legend(loc="lower right")
-    label(ax, "13 TeV")
+    label(ax, "13 TeV", llabel=llabel_for(dataset))
     fig.savefig(out / "roc.png", dpi=90, bbox_inches="tight")
     plt.close(fig)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
+from .label import DETECTOR, llabel_for
 
 FRONTS = [
     ("lut", "LUT (da4ml cost model)"),
@@ -46,7 +47,8 @@ def chosen(rows: list[dict], y: str = "accuracy", side: str = "max", choose=None
     return min((r for r in rows if sign * r["metrics"][y] >= best - tol), key=lambda r: r["metrics"].get("lut", 0))
 
 
-def _plot(rows, x, xlabel, pick, out: Path, y: str = "accuracy", side: str = "max", choose=None) -> str:
+def _plot(rows, x, xlabel, pick, out: Path, y: str = "accuracy", side: str = "max", choose=None,
+          llabel: str = DETECTOR) -> str:  # fmt: skip
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,7 +81,7 @@ def _plot(rows, x, xlabel, pick, out: Path, y: str = "accuracy", side: str = "ma
         miss = _miss(pick, x, y, side, budget, choose.aim if choose else None)
     ax.set(xlabel=xlabel, ylabel=f"{y} (quantized, test set)")
     ax.legend(loc="best", fontsize=12, title=miss, title_fontsize=11)
-    label(ax, "13 TeV", fontsize=16)
+    label(ax, "13 TeV", fontsize=16, llabel=llabel)
     name = f"pareto_{x}.png"
     fig.savefig(out / name, dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -105,7 +107,8 @@ def write_sweep_report(store, spec) -> Path:
     done = [r for r in rows if r["status"] == "done"]
     y, side = spec.physics
     pick = chosen(done, y, side, spec.choose)
-    pngs = [_plot(done, x, label, pick, out, y, side, spec.choose) for x, label in FRONTS
+    llabel = llabel_for(getattr(getattr(spec.base, "data", None), "dataset", None))
+    pngs = [_plot(done, x, label, pick, out, y, side, spec.choose, llabel) for x, label in FRONTS
             if any(r["metrics"].get(x) is not None for r in done)]  # fmt: skip
     axes = list(spec.axes)
     cols = list(dict.fromkeys([y, "accuracy", "auc_mean", "lut", "ff", "dsp", "latency_cycles", "latency_ns", "ebops",
