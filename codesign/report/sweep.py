@@ -107,7 +107,8 @@ def write_sweep_report(store, spec) -> Path:
     done = [r for r in rows if r["status"] == "done"]
     y, side = spec.physics
     pick = chosen(done, y, side, spec.choose)
-    llabel = llabel_for(getattr(getattr(spec.base, "data", None), "dataset", None))
+    # A user's model sweep labels its data as theirs (and does not load the model file again for it).
+    llabel = "your model and vectors" if spec.model else llabel_for(getattr(spec.base.data, "dataset", None))
     pngs = [_plot(done, x, label, pick, out, y, side, spec.choose, llabel) for x, label in FRONTS
             if any(r["metrics"].get(x) is not None for r in done)]  # fmt: skip
     axes = list(spec.axes)
