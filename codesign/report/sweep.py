@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from .label import DETECTOR, llabel_for
+from .label import DETECTOR, label, llabel_for
 
 FRONTS = [
     ("lut", "LUT (da4ml cost model)"),
@@ -54,8 +54,6 @@ def _plot(rows, x, xlabel, pick, out: Path, y: str = "accuracy", side: str = "ma
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mplhep as hep
-
-    from .label import label
 
     hep.style.use("CMS")
     fig, ax = plt.subplots(figsize=(8, 6.5))
