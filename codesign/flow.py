@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -364,7 +365,8 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
 # one has other stages to run meanwhile), and collects when a later stage needs them (or at the end):
 # the HLS C-simulation (hls4ml's g++ compile, which also changes the working directory) runs beside
 # the RTL stages, which share nothing with it, then the cost estimate (which reads the RTL, not the
-# co-simulation) beside the co-simulation, in the same process, which has imported Keras (~5 CPU-s).
+# co-simulation) beside the co-simulation, in the same process (second_process: forked with Keras
+# imported, where it can be).
 ALONGSIDE = ("hls", "estimate")
 
 # What each stage reads: `run` resolves these, so a sweep can ask for cost without co-simulation.
@@ -421,9 +423,7 @@ def run(
             nonlocal pool
             for t in to_hand_over(order, needs, records, alongside):
                 if t in force or not (point.stage_dir(t) / "stage.json").exists():
-                    pool = pool or stack.enter_context(
-                        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-                    )
+                    pool = pool or stack.enter_context(second_process(point))
                     alongside[t] = pool.submit(run_stage, point, t, t in force)
 
         for stage in order:
@@ -438,6 +438,19 @@ def run(
         for t, f in alongside.items():
             records[t] = f.result()
     return {s: records[s] for s in order}
+
+
+def second_process(point: Point) -> ProcessPoolExecutor:
+    """The process the ALONGSIDE stages run in. Forked where this process has not imported TensorFlow
+    yet: Keras is imported first (zoo/load.py: preload), so both processes share that ~5.5 CPU-s import.
+    Spawned where it has: its runtime may have started here, and its thread pools do not survive a fork."""
+    if "tensorflow" in sys.modules:
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    if (point.train_dir / "model.keras").exists():
+        from .zoo.load import preload
+
+        preload()
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
 
 
 def to_hand_over(order: list[str], needs: dict, done, handed) -> list[str]:
