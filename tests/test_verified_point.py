@@ -121,7 +121,9 @@ with flow.second_process(point) as pool:
 
 
 @pytest.mark.parametrize("tf_first, expected", [(False, "fork True"), (True, "spawn False")])
-def test_the_second_process_starts_with_keras_imported_unless_tensorflow_was_imported_before(tmp_path, tf_first, expected):
+def test_the_second_process_starts_with_keras_imported_unless_tensorflow_was_imported_before(
+    tmp_path, tf_first, expected
+):
     """Forked after Keras's import (~5.5 CPU-s, then shared) in a fresh process; spawned, importing for
     itself, where TensorFlow was imported already: its runtime's threads would not survive a fork."""
     import os
