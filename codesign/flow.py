@@ -220,8 +220,30 @@ def stage_train(point: Point, out: Path) -> dict:
 
         base = point.trained()
         run_stage(base, "train")
-        return take_checkpoint(base.train_dir, point.card.training.checkpoint, out, point.card.source or point.name)
-    return point.kind.trainer(point.card)(point.card, load_data(point), out)
+        record = take_checkpoint(base.train_dir, point.card.training.checkpoint, out, point.card.source or point.name)
+    else:
+        record = point.kind.trainer(point.card)(point.card, load_data(point), out)
+    return {**record, **_save_trace(point, out)}
+
+
+# da4ml's trace of a trained Keras model, saved beside it by the train stage (which has Keras loaded):
+# the rtl stage then pipelines and writes it without importing TensorFlow (~5 CPU-s per design point).
+TRACE = "da4ml_trace.json"
+
+
+def _save_trace(point: Point, out: Path) -> dict:
+    """{"da4ml_trace": file name} once saved; a model da4ml cannot trace gets none, and the rtl stage,
+    tracing it again, says why."""
+    if not (point.kind.firmware and (out / "model.keras").exists()):
+        return {}
+    from .rtl.emit import save_trace
+    from .zoo.load import load_model
+
+    try:
+        save_trace(load_model(out / "model.keras"), out / TRACE)
+    except CodesignError:
+        return {}
+    return {"da4ml_trace": TRACE}
 
 
 # The one place where frontends part: the firmware stages take what the train stage wrote. A Keras
@@ -266,7 +288,7 @@ def stage_hls(point: Point, out: Path) -> dict:
 
 
 def stage_rtl(point: Point, out: Path) -> dict:
-    from .rtl.emit import emit_rtl, emit_traced
+    from .rtl.emit import emit_rtl, emit_saved, emit_traced
 
     model_file, how, ref = firmware_input(point)
     n = n_vectors(point, ref)
@@ -276,7 +298,11 @@ def stage_rtl(point: Point, out: Path) -> dict:
         from .rtl.qonnx_trace import trace_qonnx
 
         core = emit_traced(*trace_qonnx(model_file, point.allow_unsafe), *args, **kw)
-    else:
+    elif (point.train_dir / TRACE).exists():
+        from .zoo.load import load_model
+
+        core = emit_saved(point.train_dir / TRACE, lambda: load_model(model_file), *args, **kw)
+    else:  # trained before the train stage saved its trace
         from .zoo.load import load_model
 
         core = emit_rtl(load_model(model_file), *args, **kw)
@@ -441,12 +467,13 @@ def run(
 
 
 def second_process(point: Point) -> ProcessPoolExecutor:
-    """The process the ALONGSIDE stages run in. Forked where this process has not imported TensorFlow
-    yet: Keras is imported first (zoo/load.py: preload), so both processes share that ~5.5 CPU-s import.
-    Spawned where it has: its runtime may have started here, and its thread pools do not survive a fork."""
+    """The process the ALONGSIDE stages run in, before any other here. Forked where this process has not
+    imported TensorFlow: it shares what is imported, and Keras is imported first where this process
+    will load the Keras model too (no saved trace): ~5.5 CPU-s, then imported once. Spawned where
+    TensorFlow was imported already: its runtime may have started, and its threads do not survive a fork."""
     if "tensorflow" in sys.modules:
         return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    if (point.train_dir / "model.keras").exists():
+    if (point.train_dir / "model.keras").exists() and not (point.train_dir / TRACE).exists():
         from .zoo.load import preload
 
         preload()

@@ -29,6 +29,7 @@ def test_every_stage_bit_exact_on_1000_vectors(tiny):
         assert cosim[sim]["mismatches"] == 0 and cosim[sim]["passed"]
     train = point.record("train")
     assert train["accuracy"] > 0.5  # 5 classes: chance is 0.2; even 8 tiny epochs learn the jets
+    assert (point.train_dir / train["da4ml_trace"]).exists()  # the rtl stage read it: no Keras there
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from codesign.errors import CodesignError
 from codesign.estimate.yosys import synth_xilinx
 from codesign.fixedpoint import to_grid
 from codesign.rtl.cosim import SIM_DIR, run_cosim
-from codesign.rtl.emit import emit_rtl
+from codesign.rtl.emit import emit_rtl, emit_saved, save_trace
 from codesign.zoo import mlp
 
 N = 2000
@@ -116,6 +116,33 @@ def test_emit_rejects_reference_the_core_does_not_compute(trained, tmp_path):
     with pytest.raises(CodesignError, match=r"da4ml emulation.*1/2000 events differ.*event 17, output 3"):
         emit_rtl(model, x, y, tmp_path / "core")
     assert not (tmp_path / "core").exists()
+
+
+def test_a_saved_trace_writes_the_same_core_without_the_model(trained, core_dir, tmp_path):
+    model, x, y = trained
+    save_trace(model, tmp_path / "trace.json")
+
+    def no_model():
+        raise AssertionError("the model was loaded")
+
+    emit_saved(tmp_path / "trace.json", no_model, x, y, tmp_path / "core", clock_ns=5.0, name="tiny_core")
+    files = [f.relative_to(core_dir) for f in sorted(core_dir.rglob("*")) if f.is_file()]
+    assert (
+        files
+        and [f.relative_to(tmp_path / "core") for f in sorted((tmp_path / "core").rglob("*")) if f.is_file()] == files
+    )
+    assert all((tmp_path / "core" / f).read_bytes() == (core_dir / f).read_bytes() for f in files)
+
+
+def test_a_saved_trace_still_rejects_a_reference_the_core_does_not_compute(trained, tmp_path):
+    model, x, y = trained
+    y = y.copy()
+    y[17, 3] += 2.0**-8
+    save_trace(model, tmp_path / "trace.json")
+    loaded = []
+    with pytest.raises(CodesignError, match=r"da4ml emulation.*1/2000 events differ.*event 17, output 3"):
+        emit_saved(tmp_path / "trace.json", lambda: loaded.append(1) or model, x, y, tmp_path / "core")
+    assert loaded == [1] and not (tmp_path / "core").exists()  # the model, loaded to name a diverging layer
 
 
 def test_emit_rejects_input_off_the_grid(trained, tmp_path):

@@ -59,13 +59,31 @@ def emit_rtl(
     Returns the core.json dict.
     """
     inputs, comb = traced(model)
+    return _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff, lambda: _explain(model, x, inputs))
+
+
+def save_trace(model, path: Path) -> None:
+    """Write da4ml's combinational logic of `model` (`trace`) to `path`, for `emit_saved`."""
+    trace(model).save(path)
+
+
+def emit_saved(trace_file: Path, load_model, x: np.ndarray, y_ref: np.ndarray, out_dir: Path, clock_ns: float = 5.0,
+               name: str = "codesign_core", cutoff: float | None = None) -> dict:  # fmt: skip
+    """`emit_rtl` from a trace `save_trace` wrote: no Keras here, unless da4ml's emulation differs from
+    `y_ref` and `load_model()` is called to name the first diverging layer."""
+    from da4ml.types import CombLogic
 
     def explain():
-        from ..diagnose import diagnose_da4ml
+        model = load_model()
+        return _explain(model, x, traced(model)[0])
 
-        return diagnose_da4ml(model, x, inputs, SOLVER_OPTIONS)
+    return _emit(CombLogic.load(trace_file), x, y_ref, out_dir, clock_ns, name, cutoff, explain)
 
-    return _emit(comb, x, y_ref, out_dir, clock_ns, name, cutoff, explain)
+
+def _explain(model, x, inputs):
+    from ..diagnose import diagnose_da4ml
+
+    return diagnose_da4ml(model, x, inputs, SOLVER_OPTIONS)
 
 
 def emit_traced(inputs, outputs, x, y_ref, out_dir: Path, clock_ns: float = 5.0, name: str = "codesign_core",
