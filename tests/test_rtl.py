@@ -181,6 +181,25 @@ def test_untraceable_model_is_named(tmp_path):
     with pytest.raises(CodesignError, match=r"da4ml cannot trace model 't': assert round_mode"):
         emit_rtl(model, x, model.predict(x, verbose=0), tmp_path / "core")
     assert not (tmp_path / "core").exists()
+    # the train stage saves no trace of it, and trains on: the rtl stage, tracing again, says the above
+    from codesign import flow
+
+    model.save(tmp_path / "model.keras")
+    point = flow.Point.from_file(Path(__file__).parents[1] / "models" / "jet_tagger_mlp.toml", "tiny")
+    assert flow._save_trace(point, tmp_path) == {} and not (tmp_path / flow.TRACE).exists()
+
+
+def test_the_train_stage_saves_the_trace_the_rtl_stage_reads(trained, tmp_path):
+    from codesign import flow
+
+    trained[0].save(tmp_path / "model.keras")
+    point = flow.Point.from_file(Path(__file__).parents[1] / "models" / "jet_tagger_mlp.toml", "tiny")
+    assert flow._save_trace(point, tmp_path) == {"da4ml_trace": flow.TRACE}
+    from da4ml.types import CombLogic
+
+    from codesign.rtl.emit import trace
+
+    assert CombLogic.load(tmp_path / flow.TRACE) == trace(trained[0])
 
 
 def test_qkeras_frontend_reaches_rtl_bit_exact(tmp_path):

@@ -79,7 +79,9 @@ def verified_point(preset: str, runs: int) -> dict:
                    **{f"{s}_build_s": cosim[s]["build_s"] for s in flow.SIMULATORS}},
         "note": "hls, then estimate, run alongside rtl -> cosim (flow.ALONGSIDE); cosim runs Icarus and Verilator "
                 "side by side; each run starts with a ccache holding Verilator's runtime only (as every sweep point "
-                "but a machine's first), so the core's own C++ is compiled",
+                "but a machine's first), so the core's own C++ is compiled; the rtl stage reads the da4ml trace the "
+                "training saved, where it did (da4ml_trace_from_training)",
+        "da4ml_trace_from_training": (point.train_dir / flow.TRACE).exists(),
         "ccache": bool(shutil.which("ccache")),
     }  # fmt: skip
 
