@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -241,7 +240,8 @@ def _save_trace(point: Point, out: Path) -> dict:
 
     try:
         save_trace(load_model(out / "model.keras"), out / TRACE)
-    except CodesignError:
+    except Exception:  # noqa: BLE001  (a model da4ml cannot trace is still trained; the rtl stage reports why)
+        (out / TRACE).unlink(missing_ok=True)
         return {}
     return {"da4ml_trace": TRACE}
 
@@ -298,14 +298,13 @@ def stage_rtl(point: Point, out: Path) -> dict:
         from .rtl.qonnx_trace import trace_qonnx
 
         core = emit_traced(*trace_qonnx(model_file, point.allow_unsafe), *args, **kw)
-    elif (point.train_dir / TRACE).exists():
+    else:
         from .zoo.load import load_model
 
-        core = emit_saved(point.train_dir / TRACE, lambda: load_model(model_file), *args, **kw)
-    else:  # trained before the train stage saved its trace
-        from .zoo.load import load_model
-
-        core = emit_rtl(load_model(model_file), *args, **kw)
+        if (point.train_dir / TRACE).exists():
+            core = emit_saved(point.train_dir / TRACE, lambda: load_model(model_file), *args, **kw)
+        else:  # trained before the train stage saved traces, or untraceable: tracing again says why
+            core = emit_rtl(load_model(model_file), *args, **kw)
     return {"core": core, "path": f"{how['model']} -> {how['rtl']}"}
 
 
@@ -391,8 +390,8 @@ def run_stage(point: Point, stage: str, force: bool = False) -> dict:
 # one has other stages to run meanwhile), and collects when a later stage needs them (or at the end):
 # the HLS C-simulation (hls4ml's g++ compile, which also changes the working directory) runs beside
 # the RTL stages, which share nothing with it, then the cost estimate (which reads the RTL, not the
-# co-simulation) beside the co-simulation, in the same process (second_process: forked with Keras
-# imported, where it can be).
+# co-simulation) beside the co-simulation, in the same process: the only one that imports Keras
+# (~5 CPU-s) where the rtl stage reads the trace the training saved (TRACE).
 ALONGSIDE = ("hls", "estimate")
 
 # What each stage reads: `run` resolves these, so a sweep can ask for cost without co-simulation.
@@ -449,7 +448,9 @@ def run(
             nonlocal pool
             for t in to_hand_over(order, needs, records, alongside):
                 if t in force or not (point.stage_dir(t) / "stage.json").exists():
-                    pool = pool or stack.enter_context(second_process(point))
+                    pool = pool or stack.enter_context(
+                        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                    )
                     alongside[t] = pool.submit(run_stage, point, t, t in force)
 
         for stage in order:
@@ -464,20 +465,6 @@ def run(
         for t, f in alongside.items():
             records[t] = f.result()
     return {s: records[s] for s in order}
-
-
-def second_process(point: Point) -> ProcessPoolExecutor:
-    """The process the ALONGSIDE stages run in, before any other here. Forked where this process has not
-    imported TensorFlow: it shares what is imported, and Keras is imported first where this process
-    will load the Keras model too (no saved trace): ~5.5 CPU-s, then imported once. Spawned where
-    TensorFlow was imported already: its runtime may have started, and its threads do not survive a fork."""
-    if "tensorflow" in sys.modules:
-        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    if (point.train_dir / "model.keras").exists() and not (point.train_dir / TRACE).exists():
-        from .zoo.load import preload
-
-        preload()
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
 
 
 def to_hand_over(order: list[str], needs: dict, done, handed) -> list[str]:

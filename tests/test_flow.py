@@ -33,6 +33,17 @@ def test_every_stage_bit_exact_on_1000_vectors(tiny):
 
 
 @pytest.mark.slow
+def test_the_rtl_stage_runs_without_tensorflow(tiny):
+    """It pipelines the trace the train stage saved: the RTL lane of a point never waits for Keras."""
+    home, point = tiny
+    code = (f"import sys; from codesign import flow; p = flow.Point.from_file({str(CARD)!r}, 'tiny'); "
+            "r = flow.run_stage(p, 'rtl', force=True); print(r['core']['top'], 'tensorflow' in sys.modules)")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CODESIGN_HOME": str(home)}, capture_output=True,
+                       text=True, check=True)  # fmt: skip
+    assert r.stdout.split() == [point.record("rtl")["core"]["top"], "False"]
+
+
+@pytest.mark.slow
 def test_cost_has_sources(tiny):
     _, point = tiny
     est = point.record("estimate")["estimates"]

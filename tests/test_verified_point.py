@@ -103,38 +103,3 @@ def test_verilator_builds_use_ccache_only_where_it_can_write(tmp_path, monkeypat
     monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "cache"))
     assert ("OBJCACHE=ccache" in run_sim._build_speed()) == bool(shutil.which("ccache"))
     assert run_sim._build_speed().startswith("-j")  # not in build_key: they change speed, not the build
-
-
-CHILD_HAS_KERAS = """
-from codesign import flow
-if {tf_first}:
-    import tensorflow  # noqa: F401
-point = flow.Point.from_file({card!r}, "tiny")
-point.train_dir.mkdir(parents=True)
-(point.train_dir / "model.keras").write_text("")  # preload imports what loading needs; it reads no file
-if {traced}:
-    (point.train_dir / flow.TRACE).write_text("")  # the rtl stage here will not load Keras
-with flow.second_process(point) as pool:
-    child = pool.submit(eval, "'keras' in __import__('sys').modules").result()
-    print(pool._mp_context.get_start_method(), child)
-"""
-
-
-@pytest.mark.parametrize(
-    "tf_first, traced, expected",
-    [(False, False, "fork True"), (False, True, "fork False"), (True, False, "spawn False")],
-)
-def test_the_second_process_shares_keras_where_both_load_it_and_tensorflow_is_not_imported_yet(
-    tmp_path, tf_first, traced, expected
-):
-    """Forked after Keras's import (~5.5 CPU-s, then shared) in a fresh process that loads the model too;
-    forked without it where the train stage saved da4ml's trace (only the child imports Keras); spawned,
-    importing for itself, where TensorFlow was imported already: its runtime's threads do not survive a fork."""
-    import os
-    import subprocess
-    import sys
-
-    code = CHILD_HAS_KERAS.format(tf_first=tf_first, traced=traced, card=str(REPO / "models" / "jet_tagger_mlp.toml"))
-    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CODESIGN_HOME": str(tmp_path)},
-                       capture_output=True, text=True, check=True)  # fmt: skip
-    assert r.stdout.split("\n")[-2] == expected
