@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -448,9 +449,7 @@ def run(
             nonlocal pool
             for t in to_hand_over(order, needs, records, alongside):
                 if t in force or not (point.stage_dir(t) / "stage.json").exists():
-                    pool = pool or stack.enter_context(
-                        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-                    )
+                    pool = pool or stack.enter_context(second_process())
                     alongside[t] = pool.submit(run_stage, point, t, t in force)
 
         for stage in order:
@@ -465,6 +464,14 @@ def run(
         for t, f in alongside.items():
             records[t] = f.result()
     return {s: records[s] for s in order}
+
+
+def second_process() -> ProcessPoolExecutor:
+    """The process the ALONGSIDE stages run in: forked, sharing what this one has imported (the stages
+    start ~1 s sooner than in a new interpreter), unless TensorFlow is imported here: once its runtime
+    has started, its threads do not survive a fork, and the process is spawned instead."""
+    method = "spawn" if "tensorflow" in sys.modules else "fork"
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
 
 
 def to_hand_over(order: list[str], needs: dict, done, handed) -> list[str]:

@@ -103,3 +103,21 @@ def test_verilator_builds_use_ccache_only_where_it_can_write(tmp_path, monkeypat
     monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "cache"))
     assert ("OBJCACHE=ccache" in run_sim._build_speed()) == bool(shutil.which("ccache"))
     assert run_sim._build_speed().startswith("-j")  # not in build_key: they change speed, not the build
+
+
+@pytest.mark.parametrize("tf_first, expected", [(False, "fork"), (True, "spawn")])
+def test_the_second_process_is_forked_unless_tensorflow_is_imported(tmp_path, tf_first, expected):
+    """A fork shares the imports; after TensorFlow's import its runtime's threads would not survive one."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import tensorflow\n" if tf_first else "") + (
+        "from codesign import flow\n"
+        "with flow.second_process() as pool:\n"
+        "    assert pool.submit(eval, '1 + 1').result() == 2\n"
+        "    print(pool._mp_context.get_start_method())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CODESIGN_HOME": str(tmp_path)},
+                       capture_output=True, text=True, check=True)  # fmt: skip
+    assert r.stdout.split() == [expected]
