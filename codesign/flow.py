@@ -241,8 +241,9 @@ def _save_trace(point: Point, out: Path) -> dict:
 
     try:
         save_trace(load_model(out / "model.keras"), out / TRACE)
-    except Exception:  # noqa: BLE001  (a model da4ml cannot trace is still trained; the rtl stage reports why)
+    except Exception as e:  # noqa: BLE001  (a model da4ml cannot trace is still trained; the rtl stage says why)
         (out / TRACE).unlink(missing_ok=True)
+        console.print(f"[dim]train: no da4ml trace saved ({type(e).__name__}); the rtl stage traces the model[/dim]")
         return {}
     return {"da4ml_trace": TRACE}
 

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from da4ml.types import CombLogic
 
+from codesign import flow
 from codesign.card import Card
 from codesign.errors import CodesignError
 from codesign.estimate.yosys import synth_xilinx
 from codesign.fixedpoint import to_grid
 from codesign.rtl.cosim import SIM_DIR, run_cosim
-from codesign.rtl.emit import emit_rtl, emit_saved, save_trace
+from codesign.rtl.emit import emit_rtl, emit_saved, save_trace, trace
 from codesign.zoo import mlp
 
 N = 2000
@@ -126,12 +128,11 @@ def test_a_saved_trace_writes_the_same_core_without_the_model(trained, core_dir,
         raise AssertionError("the model was loaded")
 
     emit_saved(tmp_path / "trace.json", no_model, x, y, tmp_path / "core", clock_ns=5.0, name="tiny_core")
-    files = [f.relative_to(core_dir) for f in sorted(core_dir.rglob("*")) if f.is_file()]
-    assert (
-        files
-        and [f.relative_to(tmp_path / "core") for f in sorted((tmp_path / "core").rglob("*")) if f.is_file()] == files
-    )
-    assert all((tmp_path / "core" / f).read_bytes() == (core_dir / f).read_bytes() for f in files)
+
+    def contents(d):
+        return {f.relative_to(d): f.read_bytes() for f in d.rglob("*") if f.is_file()}
+
+    assert contents(core_dir) and contents(tmp_path / "core") == contents(core_dir)  # RTL, vectors, core.json
 
 
 def test_a_saved_trace_still_rejects_a_reference_the_core_does_not_compute(trained, tmp_path):
@@ -182,23 +183,17 @@ def test_untraceable_model_is_named(tmp_path):
         emit_rtl(model, x, model.predict(x, verbose=0), tmp_path / "core")
     assert not (tmp_path / "core").exists()
     # the train stage saves no trace of it, and trains on: the rtl stage, tracing again, says the above
-    from codesign import flow
-
     model.save(tmp_path / "model.keras")
-    point = flow.Point.from_file(Path(__file__).parents[1] / "models" / "jet_tagger_mlp.toml", "tiny")
-    assert flow._save_trace(point, tmp_path) == {} and not (tmp_path / flow.TRACE).exists()
+    assert flow._save_trace(_mlp_point(), tmp_path) == {} and not (tmp_path / flow.TRACE).exists()
+
+
+def _mlp_point():
+    return flow.Point.from_file(Path(__file__).parents[1] / "models" / "jet_tagger_mlp.toml", "tiny")
 
 
 def test_the_train_stage_saves_the_trace_the_rtl_stage_reads(trained, tmp_path):
-    from codesign import flow
-
     trained[0].save(tmp_path / "model.keras")
-    point = flow.Point.from_file(Path(__file__).parents[1] / "models" / "jet_tagger_mlp.toml", "tiny")
-    assert flow._save_trace(point, tmp_path) == {"da4ml_trace": flow.TRACE}
-    from da4ml.types import CombLogic
-
-    from codesign.rtl.emit import trace
-
+    assert flow._save_trace(_mlp_point(), tmp_path) == {"da4ml_trace": flow.TRACE}
     assert CombLogic.load(tmp_path / flow.TRACE) == trace(trained[0])
 
 
